@@ -28,7 +28,9 @@ pub fn is_anonymous(caller_raw: &str) -> bool {
 }
 
 /// LiveKit's masking: the last 4 characters, or only the last one when there are 4 or fewer.
+/// A normalized number's leading `+` is not counted, so short numbers stay masked.
 pub fn masked_tail(caller: &str) -> &str {
+    let caller = caller.strip_prefix('+').unwrap_or(caller);
     let count = caller.chars().count();
     let keep = if count <= 4 { 1 } else { 4 };
     let start = caller

@@ -563,8 +563,10 @@ mod tests {
         assert_eq!(keys.len(), 4);
         assert!(keys.contains(&"12\u{1f}ST_a\u{1f}\u{1f}+15550100".to_string()));
         assert!(keys.contains(&"12\u{1f}ST_b\u{1f}\u{1f}+1555*".to_string()));
+        let first = keys.iter().find(|k| k.ends_with("+15550100")).unwrap();
+        assert!(first.contains("ST_a"));
         assert_eq!(
-            describe_rule_key(&keys[0]),
+            describe_rule_key(first),
             "trunk ST_a, any caller, called number +15550100, PIN 12"
         );
     }
