@@ -1,0 +1,185 @@
+//! How client commands print: aligned tables whose cells are flattened to one line and
+//! truncated (so long JSON metadata never wraps a row), `key: value` detail blocks, and
+//! pretty JSON for `--json`.
+
+use serde::Serialize;
+
+/// A column: its header and the widest its cells may be (0 = never truncated).
+#[derive(Clone, Copy, Debug)]
+pub struct Column {
+    pub header: &'static str,
+    pub max: usize,
+}
+
+/// A column that is never truncated (ids).
+pub const fn full(header: &'static str) -> Column {
+    Column { header, max: 0 }
+}
+
+/// A column truncated to `max` characters.
+pub const fn col(header: &'static str, max: usize) -> Column {
+    Column { header, max }
+}
+
+/// A plain-text table with aligned columns.
+#[derive(Debug)]
+pub struct Table {
+    columns: Vec<Column>,
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    pub fn new(columns: &[Column]) -> Table {
+        Table {
+            columns: columns.to_vec(),
+            rows: Vec::new(),
+        }
+    }
+
+    /// Adds a row; missing cells are blank, extra cells are ignored.
+    pub fn row(&mut self, cells: Vec<String>) {
+        let row = self
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| cell(cells.get(i).map_or("", String::as_str), c.max))
+            .collect();
+        self.rows.push(row);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// The table as text, one line per row after the header, no trailing spaces.
+    pub fn render(&self) -> String {
+        let widths: Vec<usize> = self
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                self.rows
+                    .iter()
+                    .map(|r| r[i].chars().count())
+                    .chain([c.header.chars().count()])
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect();
+        let line = |cells: Vec<&str>| {
+            let mut s = String::new();
+            for (i, c) in cells.iter().enumerate() {
+                if i > 0 {
+                    s.push_str("  ");
+                }
+                s.push_str(c);
+                if i + 1 < cells.len() {
+                    s.extend(std::iter::repeat_n(' ', widths[i] - c.chars().count()));
+                }
+            }
+            s.trim_end().to_string()
+        };
+        let mut out = line(self.columns.iter().map(|c| c.header).collect());
+        out.push('\n');
+        for r in &self.rows {
+            out.push_str(&line(r.iter().map(String::as_str).collect()));
+            out.push('\n');
+        }
+        out
+    }
+}
+
+/// One line of at most `max` characters (0 = unlimited): control characters and runs of
+/// whitespace become one space; a cut is marked with `…`.
+pub fn cell(text: &str, max: usize) -> String {
+    let mut flat = String::with_capacity(text.len());
+    let mut space = false;
+    for ch in text.chars() {
+        if ch.is_whitespace() || ch.is_control() {
+            space = true;
+        } else {
+            if space && !flat.is_empty() {
+                flat.push(' ');
+            }
+            space = false;
+            flat.push(ch);
+        }
+    }
+    if max == 0 || flat.chars().count() <= max {
+        return flat;
+    }
+    let mut cut: String = flat.chars().take(max.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
+}
+
+/// `key: value` lines with the values aligned; empty values are left out.
+pub fn details(pairs: &[(&str, String)]) -> String {
+    let width = pairs
+        .iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, _)| k.chars().count())
+        .max()
+        .unwrap_or(0);
+    let mut out = String::new();
+    for (k, v) in pairs.iter().filter(|(_, v)| !v.is_empty()) {
+        let pad = width - k.chars().count();
+        out.push_str(&format!("{k}:{} {v}\n", " ".repeat(pad)));
+    }
+    out
+}
+
+/// Prints a value as pretty JSON on stdout.
+pub fn print_json<T: Serialize + ?Sized>(value: &T) -> Result<(), String> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| format!("cannot print the answer as JSON: {e}"))?;
+    println!("{text}");
+    Ok(())
+}
+
+/// A list for a cell: `a,b`, or `fallback` when empty.
+pub fn join_or(items: &[String], fallback: &str) -> String {
+    if items.is_empty() {
+        fallback.to_string()
+    } else {
+        items.join(",")
+    }
+}
+
+/// A map for a cell: `k=v,k2=v2` in key order.
+pub fn map_cell(m: &std::collections::HashMap<String, String>) -> String {
+    let mut pairs: Vec<_> = m.iter().collect();
+    pairs.sort();
+    pairs
+        .into_iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cells_are_flattened_and_cut() {
+        assert_eq!(cell("a\n  b\tc", 0), "a b c");
+        assert_eq!(cell("  lead", 0), "lead");
+        assert_eq!(cell("abcdefgh", 5), "abcd…");
+        assert_eq!(cell("abcde", 5), "abcde");
+        assert_eq!(cell("ééééééé", 3), "éé…");
+    }
+
+    #[test]
+    fn tables_align() {
+        let mut t = Table::new(&[full("ID"), col("NAME", 6), full("X")]);
+        t.row(vec!["ST_1".into(), "a very long name".into(), "1".into()]);
+        t.row(vec!["ST_22".into(), "b".into()]);
+        assert_eq!(t.render(), "ID     NAME    X\nST_1   a ver…  1\nST_22  b\n");
+    }
+
+    #[test]
+    fn details_skip_empty_values() {
+        let d = details(&[("id", "ST_1".into()), ("name", String::new()), ("numbers", "+1".into())]);
+        assert_eq!(d, "id:      ST_1\nnumbers: +1\n");
+    }
+}

@@ -1,0 +1,215 @@
+//! Server configuration: a TOML file, then environment overrides, then command-line flags.
+//!
+//! ```toml
+//! [http]
+//! listen = "127.0.0.1:7880"
+//!
+//! [database]
+//! url = "./switchboard.db"        # or "postgres://user@host:5432/db"
+//!
+//! [keys]                           # API key = secret
+//! mykey = "a-long-random-secret"
+//!
+//! [routing]
+//! accept_trunkless_calls = false
+//! ```
+//!
+//! Environment: `SWITCHBOARD_HTTP_LISTEN`, `SWITCHBOARD_DATABASE_URL`,
+//! `SWITCHBOARD_KEYS` (`key:secret,key2:secret2`), `SWITCHBOARD_ACCEPT_TRUNKLESS_CALLS`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Deserialize;
+
+/// The development defaults of `serve --dev`.
+pub const DEV_KEY: &str = "devkey";
+pub const DEV_SECRET: &str = "secret";
+pub const DEV_DATABASE: &str = "./switchboard.db";
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:7880";
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub http: HttpConfig,
+    pub database: DatabaseConfig,
+    pub keys: BTreeMap<String, String>,
+    pub routing: RoutingConfig,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    pub listen: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    pub url: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RoutingConfig {
+    pub accept_trunkless_calls: bool,
+}
+
+/// Command-line overrides.
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    pub dev: bool,
+    pub listen: Option<String>,
+    pub database: Option<String>,
+}
+
+/// The settings `serve` runs with.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub listen: String,
+    pub database_url: String,
+    pub keys: BTreeMap<String, String>,
+    pub accept_trunkless_calls: bool,
+    pub dev: bool,
+}
+
+impl Config {
+    /// Reads a TOML file; errors name the file and the problem.
+    pub fn from_file(path: &Path) -> Result<Config, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
+        Config::from_toml(&text).map_err(|e| format!("config file {}: {e}", path.display()))
+    }
+
+    pub fn from_toml(text: &str) -> Result<Config, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+
+    /// Applies environment overrides from `env` (a lookup, so tests need no real environment).
+    pub fn with_env(mut self, env: impl Fn(&str) -> Option<String>) -> Result<Config, String> {
+        if let Some(v) = env("SWITCHBOARD_HTTP_LISTEN") {
+            self.http.listen = Some(v);
+        }
+        if let Some(v) = env("SWITCHBOARD_DATABASE_URL") {
+            self.database.url = Some(v);
+        }
+        if let Some(v) = env("SWITCHBOARD_KEYS") {
+            self.keys = parse_keys(&v)?;
+        }
+        if let Some(v) = env("SWITCHBOARD_ACCEPT_TRUNKLESS_CALLS") {
+            self.routing.accept_trunkless_calls = match v.to_ascii_lowercase().as_str() {
+                "1" | "true" | "yes" | "on" => true,
+                "0" | "false" | "no" | "off" | "" => false,
+                other => {
+                    return Err(format!(
+                        "SWITCHBOARD_ACCEPT_TRUNKLESS_CALLS={other:?} is not a boolean; use true or false"
+                    ));
+                }
+            };
+        }
+        Ok(self)
+    }
+
+    /// Final settings after flags; refuses a configuration without API keys.
+    pub fn settings(self, o: &Overrides) -> Result<Settings, String> {
+        let mut keys = self.keys;
+        if keys.is_empty() && o.dev {
+            keys.insert(DEV_KEY.to_string(), DEV_SECRET.to_string());
+        }
+        if keys.is_empty() {
+            return Err(
+                "no API keys are configured: run `switchboard serve --dev` for the development defaults, or set [keys] in the config file (--config) or SWITCHBOARD_KEYS=key:secret".into(),
+            );
+        }
+        for (k, s) in &keys {
+            if k.is_empty() || s.is_empty() {
+                return Err("an API key and its secret must both be non-empty".into());
+            }
+        }
+        let database_url = o
+            .database
+            .clone()
+            .or(self.database.url)
+            .or_else(|| o.dev.then(|| DEV_DATABASE.to_string()))
+            .ok_or_else(|| {
+                "no database is configured: set [database] url in the config file, SWITCHBOARD_DATABASE_URL, or --database (a SQLite file path or a postgres:// URL)".to_string()
+            })?;
+        let listen = o
+            .listen
+            .clone()
+            .or(self.http.listen)
+            .unwrap_or_else(|| DEFAULT_LISTEN.to_string());
+        Ok(Settings {
+            listen,
+            database_url,
+            keys,
+            accept_trunkless_calls: self.routing.accept_trunkless_calls,
+            dev: o.dev,
+        })
+    }
+}
+
+/// Parses `key:secret,key2:secret2`.
+pub fn parse_keys(s: &str) -> Result<BTreeMap<String, String>, String> {
+    let mut out = BTreeMap::new();
+    for pair in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (k, v) = pair
+            .split_once(':')
+            .ok_or_else(|| format!("API key entry {pair:?} is not key:secret"))?;
+        out.insert(k.trim().to_string(), v.trim().to_string());
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dev_defaults() {
+        let s = Config::default()
+            .settings(&Overrides {
+                dev: true,
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(s.listen, "127.0.0.1:7880");
+        assert_eq!(s.database_url, "./switchboard.db");
+        assert_eq!(s.keys["devkey"], "secret");
+    }
+
+    #[test]
+    fn file_env_and_flags_in_order() {
+        let c = Config::from_toml(
+            "[http]\nlisten = \"0.0.0.0:1\"\n[database]\nurl = \"a.db\"\n[keys]\nk = \"s\"\n",
+        )
+        .unwrap();
+        let env = |k: &str| (k == "SWITCHBOARD_DATABASE_URL").then(|| "b.db".to_string());
+        let s = c
+            .with_env(env)
+            .unwrap()
+            .settings(&Overrides {
+                listen: Some("127.0.0.1:2".into()),
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(s.listen, "127.0.0.1:2");
+        assert_eq!(s.database_url, "b.db");
+        assert_eq!(s.keys["k"], "s");
+    }
+
+    #[test]
+    fn bad_input_is_explained() {
+        let e = Config::from_toml("[http]\nlisten = 5\n").unwrap_err();
+        assert!(e.contains("listen"), "{e}");
+        let e = Config::from_toml("[nope]\n").unwrap_err();
+        assert!(e.contains("nope"), "{e}");
+        let e = Config::default().settings(&Overrides::default()).unwrap_err();
+        assert!(e.contains("--dev"), "{e}");
+        assert!(parse_keys("k").is_err());
+        let e = Config::default()
+            .with_env(|k| (k == "SWITCHBOARD_ACCEPT_TRUNKLESS_CALLS").then(|| "maybe".into()))
+            .unwrap_err();
+        assert!(e.contains("true or false"), "{e}");
+    }
+}
