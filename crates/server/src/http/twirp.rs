@@ -72,14 +72,38 @@ fn encode<M: Message + Serialize>(enc: Encoding, m: &M) -> Response {
             m.encode_to_vec(),
         )
             .into_response(),
-        Encoding::Json => match serde_json::to_vec(m) {
+        Encoding::Json => match serde_json::to_value(m).map(|mut v| {
+            zulu_timestamps(&mut v);
+            v
+        }) {
             Ok(body) => (
                 [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
-                body,
+                body.to_string(),
             )
                 .into_response(),
             Err(e) => ApiError::new(Code::Internal, format!("could not encode the answer: {e}")).into_response(),
         },
+    }
+}
+
+/// Rewrites protobuf-JSON timestamps from `+00:00` to `Z`, the form proto3 JSON specifies
+/// and some clients (protobuf-es, used by the Node SDK) require.
+fn zulu_timestamps(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Object(map) => {
+            for (k, child) in map.iter_mut() {
+                if k.ends_with("At")
+                    && let serde_json::Value::String(s) = child
+                    && let Some(base) = s.strip_suffix("+00:00")
+                {
+                    *s = format!("{base}Z");
+                } else {
+                    zulu_timestamps(child);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(zulu_timestamps),
+        _ => {}
     }
 }
 
@@ -104,7 +128,6 @@ async fn dispatch(
 ) -> Result<Response, ApiError> {
     const UNIMPLEMENTED: &[&str] = &[
         "CreateSIPTrunk",
-        "ListSIPTrunk",
         "CreateSIPOutboundTrunk",
         "UpdateSIPOutboundTrunk",
         "GetSIPOutboundTrunk",
@@ -118,6 +141,7 @@ async fn dispatch(
         "GetSIPInboundTrunk",
         "ListSIPInboundTrunk",
         "DeleteSIPTrunk",
+        "ListSIPTrunk",
         "CreateSIPDispatchRule",
         "UpdateSIPDispatchRule",
         "ListSIPDispatchRule",
@@ -181,24 +205,22 @@ async fn dispatch(
             let items = paginate(items, req.page.as_ref(), |t| &t.sip_trunk_id);
             encode(enc, &lk::ListSipInboundTrunkResponse { items })
         }
+        "ListSIPTrunk" => {
+            // Deprecated: inbound trunks in the legacy SIPTrunkInfo shape.
+            let req: lk::ListSipTrunkRequest = decode(enc, &body)?;
+            let items = paginate(svc.list_trunks().await, req.page.as_ref(), |t| &t.sip_trunk_id)
+                .into_iter()
+                .map(legacy_trunk)
+                .collect();
+            encode(enc, &lk::ListSipTrunkResponse { items })
+        }
         "DeleteSIPTrunk" => {
             let req: lk::DeleteSipTrunkRequest = decode(enc, &body)?;
             if req.sip_trunk_id.is_empty() {
                 return Err(ApiError::invalid("sip_trunk_id is required"));
             }
             let t = svc.delete_trunk(&req.sip_trunk_id).await?;
-            encode(
-                enc,
-                &lk::SipTrunkInfo {
-                    sip_trunk_id: t.sip_trunk_id,
-                    kind: lk::sip_trunk_info::TrunkKind::TrunkInbound as i32,
-                    inbound_addresses: t.allowed_addresses,
-                    inbound_numbers: t.allowed_numbers,
-                    name: t.name,
-                    metadata: t.metadata,
-                    ..Default::default()
-                },
-            )
+            encode(enc, &legacy_trunk(t))
         }
         "CreateSIPDispatchRule" => {
             let req: lk::CreateSipDispatchRuleRequest = decode(enc, &body)?;
@@ -233,6 +255,22 @@ async fn dispatch(
         }
         _ => unreachable!("method list checked above"),
     })
+}
+
+/// An inbound trunk in the deprecated `SIPTrunkInfo` shape.
+fn legacy_trunk(t: lk::SipInboundTrunkInfo) -> lk::SipTrunkInfo {
+    lk::SipTrunkInfo {
+        sip_trunk_id: t.sip_trunk_id,
+        kind: lk::sip_trunk_info::TrunkKind::TrunkInbound as i32,
+        inbound_addresses: t.allowed_addresses,
+        inbound_numbers: t.allowed_numbers,
+        outbound_number: t.numbers.first().cloned().unwrap_or_default(),
+        inbound_username: t.auth_username,
+        inbound_password: t.auth_password,
+        name: t.name,
+        metadata: t.metadata,
+        ..Default::default()
+    }
 }
 
 /// Whether a trunk's numbers serve any of the filter numbers (normalized; patterns on
@@ -433,6 +471,15 @@ fn apply_rule_update(r: &mut lk::SipDispatchRuleInfo, u: &lk::SipDispatchRuleUpd
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_timestamps_end_in_z() {
+        let mut v = serde_json::json!({"createdAt": "2026-11-21T06:52:06.295+00:00", "items": [{"updatedAt": "2026-01-01T00:00:00+00:00", "name": "x+00:00"}]});
+        zulu_timestamps(&mut v);
+        assert_eq!(v["createdAt"], "2026-11-21T06:52:06.295Z");
+        assert_eq!(v["items"][0]["updatedAt"], "2026-01-01T00:00:00Z");
+        assert_eq!(v["items"][0]["name"], "x+00:00");
+    }
 
     #[test]
     fn pagination_walks_in_id_order() {
