@@ -204,7 +204,9 @@ mod tests {
         assert!(e.contains("listen"), "{e}");
         let e = Config::from_toml("[nope]\n").unwrap_err();
         assert!(e.contains("nope"), "{e}");
-        let e = Config::default().settings(&Overrides::default()).unwrap_err();
+        let e = Config::default()
+            .settings(&Overrides::default())
+            .unwrap_err();
         assert!(e.contains("--dev"), "{e}");
         assert!(parse_keys("k").is_err());
         let e = Config::default()

@@ -43,7 +43,9 @@ pub async fn run(settings: Settings) -> Result<(), String> {
     );
     if settings.dev {
         for (k, s) in &settings.keys {
-            println!("development API key: {k}  secret: {s}  (use them as LIVEKIT_API_KEY / LIVEKIT_API_SECRET; not for production)");
+            println!(
+                "development API key: {k}  secret: {s}  (use them as LIVEKIT_API_KEY / LIVEKIT_API_SECRET; not for production)"
+            );
         }
     } else {
         println!("API keys: {}", keys.names().collect::<Vec<_>>().join(", "));

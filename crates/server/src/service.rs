@@ -18,7 +18,7 @@ use livekit_protocol as lk;
 use prost::Message;
 use switchboard_dispatch::{self as d, ConfigError, RoutePolicy, Snapshot};
 use switchboard_store::{Change, PolicyRecord, Record, Store, StoreError};
-use tokio::sync::{Mutex, watch};
+use tokio::sync::Mutex;
 
 use crate::convert;
 
@@ -28,7 +28,10 @@ pub enum ServiceError {
     #[error("{message}")]
     Invalid { field: String, message: String },
     #[error("{message}")]
-    Conflict { message: String, existing_id: String },
+    Conflict {
+        message: String,
+        existing_id: String,
+    },
     #[error("{what} {id:?} does not exist; list them with `switchboard {hint}`")]
     NotFound {
         what: &'static str,
@@ -118,7 +121,9 @@ impl Catalog {
                 Ok(x) => {
                     c.rules.insert(r.id, x);
                 }
-                Err(e) => warnings.push(format!("stored dispatch rule {} is unreadable: {e}", r.id)),
+                Err(e) => {
+                    warnings.push(format!("stored dispatch rule {} is unreadable: {e}", r.id))
+                }
             }
         }
         for p in loaded.policies {
@@ -133,7 +138,10 @@ impl Catalog {
                         },
                     );
                 }
-                Err(e) => warnings.push(format!("stored route policy for {} is unreadable: {e}", p.rule_id)),
+                Err(e) => warnings.push(format!(
+                    "stored route policy for {} is unreadable: {e}",
+                    p.rule_id
+                )),
             }
         }
         (c, warnings)
@@ -159,7 +167,6 @@ pub struct ConfigService {
     options: d::RouterOptions,
     snapshot: ArcSwap<Snapshot>,
     writer: Mutex<Writer>,
-    version_tx: watch::Sender<i64>,
 }
 
 fn now_ms() -> i64 {
@@ -179,7 +186,10 @@ const MAX_STALE_RETRIES: usize = 8;
 
 impl ConfigService {
     /// Loads the configuration from the store and builds the first snapshot.
-    pub async fn open(store: Arc<dyn Store>, options: d::RouterOptions) -> Result<Arc<Self>, ServiceError> {
+    pub async fn open(
+        store: Arc<dyn Store>,
+        options: d::RouterOptions,
+    ) -> Result<Arc<Self>, ServiceError> {
         let loaded = store.load().await.map_err(store_error)?;
         let (catalog, warnings) = Catalog::from_store(loaded);
         for w in warnings {
@@ -189,24 +199,17 @@ impl ConfigService {
         for w in snapshot.warnings() {
             tracing::warn!("{w}");
         }
-        let (version_tx, _) = watch::channel(catalog.version);
         Ok(Arc::new(ConfigService {
             store,
             options,
             snapshot: ArcSwap::from_pointee(snapshot),
             writer: Mutex::new(Writer { catalog }),
-            version_tx,
         }))
     }
 
     /// The live routing snapshot.
     pub fn snapshot(&self) -> Arc<Snapshot> {
         self.snapshot.load_full()
-    }
-
-    /// Notified with the new version after every change (local or from another node).
-    pub fn subscribe(&self) -> watch::Receiver<i64> {
-        self.version_tx.subscribe()
     }
 
     pub fn store_description(&self) -> String {
@@ -216,7 +219,6 @@ impl ConfigService {
     fn publish(&self, w: &Writer) {
         let snap = w.catalog.snapshot(&self.options);
         self.snapshot.store(Arc::new(snap));
-        self.version_tx.send_replace(w.catalog.version);
     }
 
     async fn reload(&self, w: &mut Writer) -> Result<(), ServiceError> {
@@ -295,7 +297,14 @@ impl ConfigService {
     // ---- inbound trunks -------------------------------------------------------------
 
     pub async fn list_trunks(&self) -> Vec<lk::SipInboundTrunkInfo> {
-        self.writer.lock().await.catalog.trunks.values().cloned().collect()
+        self.writer
+            .lock()
+            .await
+            .catalog
+            .trunks
+            .values()
+            .cloned()
+            .collect()
     }
 
     pub async fn get_trunk(&self, id: &str) -> Result<lk::SipInboundTrunkInfo, ServiceError> {
@@ -310,7 +319,10 @@ impl ConfigService {
     }
 
     /// Creates a trunk; its id must be empty (one is assigned).
-    pub async fn create_trunk(&self, mut t: lk::SipInboundTrunkInfo) -> Result<lk::SipInboundTrunkInfo, ServiceError> {
+    pub async fn create_trunk(
+        &self,
+        mut t: lk::SipInboundTrunkInfo,
+    ) -> Result<lk::SipInboundTrunkInfo, ServiceError> {
         if !t.sip_trunk_id.is_empty() {
             return Err(ServiceError::invalid(
                 "sip_trunk_id",
@@ -332,12 +344,17 @@ impl ConfigService {
     ) -> Result<lk::SipInboundTrunkInfo, ServiceError> {
         self.write(
             |cat, snap| {
-                let old = cat.trunks.get(id).ok_or_else(|| ServiceError::trunk_not_found(id))?;
+                let old = cat
+                    .trunks
+                    .get(id)
+                    .ok_or_else(|| ServiceError::trunk_not_found(id))?;
                 let mut t = old.clone();
                 edit(&mut t)?;
                 t.sip_trunk_id = id.to_string();
                 t.created_at = old.created_at;
-                t.updated_at = Some(convert::timestamp(now_ms().max(crate::convert::millis_of(&old.updated_at) + 1)));
+                t.updated_at = Some(convert::timestamp(
+                    now_ms().max(crate::convert::millis_of(&old.updated_at) + 1),
+                ));
                 snap.check_trunk(&convert::trunk(&t))?;
                 Ok((vec![Change::PutTrunk(trunk_record(&t))], t))
             },
@@ -348,7 +365,10 @@ impl ConfigService {
         .await
     }
 
-    async fn put_trunk(&self, t: lk::SipInboundTrunkInfo) -> Result<lk::SipInboundTrunkInfo, ServiceError> {
+    async fn put_trunk(
+        &self,
+        t: lk::SipInboundTrunkInfo,
+    ) -> Result<lk::SipInboundTrunkInfo, ServiceError> {
         self.write(
             |_, snap| {
                 snap.check_trunk(&convert::trunk(&t))?;
@@ -365,7 +385,10 @@ impl ConfigService {
     pub async fn delete_trunk(&self, id: &str) -> Result<lk::SipInboundTrunkInfo, ServiceError> {
         self.write(
             |cat, _| {
-                let old = cat.trunks.get(id).ok_or_else(|| ServiceError::trunk_not_found(id))?;
+                let old = cat
+                    .trunks
+                    .get(id)
+                    .ok_or_else(|| ServiceError::trunk_not_found(id))?;
                 Ok((vec![Change::DeleteTrunk(id.to_string())], old.clone()))
             },
             |cat, _| {
@@ -378,7 +401,14 @@ impl ConfigService {
     // ---- dispatch rules -------------------------------------------------------------
 
     pub async fn list_rules(&self) -> Vec<lk::SipDispatchRuleInfo> {
-        self.writer.lock().await.catalog.rules.values().cloned().collect()
+        self.writer
+            .lock()
+            .await
+            .catalog
+            .rules
+            .values()
+            .cloned()
+            .collect()
     }
 
     pub async fn get_rule(&self, id: &str) -> Result<lk::SipDispatchRuleInfo, ServiceError> {
@@ -393,7 +423,10 @@ impl ConfigService {
     }
 
     /// Creates a dispatch rule; its id must be empty (one is assigned).
-    pub async fn create_rule(&self, mut r: lk::SipDispatchRuleInfo) -> Result<lk::SipDispatchRuleInfo, ServiceError> {
+    pub async fn create_rule(
+        &self,
+        mut r: lk::SipDispatchRuleInfo,
+    ) -> Result<lk::SipDispatchRuleInfo, ServiceError> {
         if !r.sip_dispatch_rule_id.is_empty() {
             return Err(ServiceError::invalid(
                 "sip_dispatch_rule_id",
@@ -424,12 +457,17 @@ impl ConfigService {
     ) -> Result<lk::SipDispatchRuleInfo, ServiceError> {
         self.write(
             |cat, snap| {
-                let old = cat.rules.get(id).ok_or_else(|| ServiceError::rule_not_found(id))?;
+                let old = cat
+                    .rules
+                    .get(id)
+                    .ok_or_else(|| ServiceError::rule_not_found(id))?;
                 let mut r = old.clone();
                 edit(&mut r)?;
                 r.sip_dispatch_rule_id = id.to_string();
                 r.created_at = old.created_at;
-                r.updated_at = Some(convert::timestamp(now_ms().max(crate::convert::millis_of(&old.updated_at) + 1)));
+                r.updated_at = Some(convert::timestamp(
+                    now_ms().max(crate::convert::millis_of(&old.updated_at) + 1),
+                ));
                 snap.check_rule(&convert::rule(&r))?;
                 Ok((vec![Change::PutRule(rule_record(&r))], r))
             },
@@ -444,7 +482,10 @@ impl ConfigService {
     pub async fn delete_rule(&self, id: &str) -> Result<lk::SipDispatchRuleInfo, ServiceError> {
         self.write(
             |cat, _| {
-                let old = cat.rules.get(id).ok_or_else(|| ServiceError::rule_not_found(id))?;
+                let old = cat
+                    .rules
+                    .get(id)
+                    .ok_or_else(|| ServiceError::rule_not_found(id))?;
                 Ok((vec![Change::DeleteRule(id.to_string())], old.clone()))
             },
             |cat, _| {
@@ -458,7 +499,14 @@ impl ConfigService {
     // ---- route policies -------------------------------------------------------------
 
     pub async fn list_policies(&self) -> Vec<StoredPolicy> {
-        self.writer.lock().await.catalog.policies.values().cloned().collect()
+        self.writer
+            .lock()
+            .await
+            .catalog
+            .policies
+            .values()
+            .cloned()
+            .collect()
     }
 
     pub async fn get_policy(&self, rule_id: &str) -> Result<StoredPolicy, ServiceError> {
@@ -529,11 +577,14 @@ impl ConfigService {
     pub async fn delete_policy(&self, rule_id: &str) -> Result<StoredPolicy, ServiceError> {
         self.write(
             |cat, _| {
-                let old = cat.policies.get(rule_id).ok_or_else(|| ServiceError::NotFound {
-                    what: "route policy for dispatch rule",
-                    id: rule_id.to_string(),
-                    hint: "policy list",
-                })?;
+                let old = cat
+                    .policies
+                    .get(rule_id)
+                    .ok_or_else(|| ServiceError::NotFound {
+                        what: "route policy for dispatch rule",
+                        id: rule_id.to_string(),
+                        hint: "policy list",
+                    })?;
                 Ok((vec![Change::DeletePolicy(rule_id.to_string())], old.clone()))
             },
             |cat, _| {

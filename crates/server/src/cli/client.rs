@@ -58,18 +58,19 @@ impl Client {
             .user_agent(concat!("switchboard-cli/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| format!("cannot set up the HTTP client: {}", chain(&e)))?;
-        let token = token::mint(&conn.api_key, &conn.api_secret, TOKEN_TTL, "switchboard-cli", true)?;
+        let token = token::mint(
+            &conn.api_key,
+            &conn.api_secret,
+            TOKEN_TTL,
+            "switchboard-cli",
+            true,
+        )?;
         Ok(Client {
             http,
             base_text: conn.url.clone(),
             base,
             token,
         })
-    }
-
-    /// The server URL, as configured.
-    pub fn base(&self) -> &str {
-        &self.base_text
     }
 
     /// `path` under the base URL, keeping a path prefix the base may carry (a reverse proxy
@@ -87,25 +88,34 @@ impl Client {
     }
 
     /// Calls `livekit.SIP/<method>` with a JSON request and decodes the JSON answer.
-    pub async fn twirp<Req: Serialize, Resp: DeserializeOwned>(&self, method: &str, req: &Req) -> Result<Resp, String> {
+    pub async fn twirp<Req: Serialize, Resp: DeserializeOwned>(
+        &self,
+        method: &str,
+        req: &Req,
+    ) -> Result<Resp, String> {
         let url = self.url(&format!("twirp/livekit.SIP/{method}"));
-        let body = serde_json::to_vec(req).map_err(|e| format!("cannot encode the {method} request: {e}"))?;
+        let body = serde_json::to_vec(req)
+            .map_err(|e| format!("cannot encode the {method} request: {e}"))?;
         let rb = self
             .http
             .post(url.clone())
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .body(body);
-        self.send(rb, &url, method).await
+        let bytes = self.send(rb, &url, method).await?;
+        serde_json::from_slice(&bytes).map_err(|e| {
+            format!("the answer of {url} to {method} is not what this CLI expects ({e}); are the CLI and the server the same version?")
+        })
     }
 
-    /// Calls a native `/api/v1/...` route with optional query pairs and JSON body.
-    pub async fn native<Resp: DeserializeOwned>(
+    /// Calls a native `/api/v1/...` route with optional query pairs and JSON body; answers
+    /// the body text (valid JSON, field order as the server wrote it).
+    pub async fn native(
         &self,
         method: Method,
         path: &str,
         query: &[(&str, &str)],
         body: Option<&serde_json::Value>,
-    ) -> Result<Resp, String> {
+    ) -> Result<String, String> {
         let mut url = self.url(path);
         if !query.is_empty() {
             let mut pairs = url.query_pairs_mut();
@@ -118,10 +128,22 @@ impl Client {
         if let Some(b) = body {
             rb = rb.json(b);
         }
-        self.send(rb, &url, &what).await
+        let bytes = self.send(rb, &url, &what).await?;
+        let text = String::from_utf8(bytes)
+            .map_err(|_| format!("the answer of {url} to {what} is not UTF-8 text"))?;
+        serde_json::from_str::<serde::de::IgnoredAny>(&text).map_err(|e| {
+            format!("the answer of {url} to {what} is not valid JSON ({e}); is --url / LIVEKIT_URL a switchboard server?")
+        })?;
+        Ok(text)
     }
 
-    async fn send<Resp: DeserializeOwned>(&self, rb: reqwest::RequestBuilder, url: &Url, what: &str) -> Result<Resp, String> {
+    /// Sends a request; answers the body of a success, or the error as a sentence.
+    async fn send(
+        &self,
+        rb: reqwest::RequestBuilder,
+        url: &Url,
+        what: &str,
+    ) -> Result<Vec<u8>, String> {
         let resp = rb
             .bearer_auth(&self.token)
             .send()
@@ -133,18 +155,14 @@ impl Client {
             .await
             .map_err(|e| format!("the answer from {url} was cut off: {}", chain(&e)))?;
         if status.is_success() {
-            return serde_json::from_slice(&bytes).map_err(|e| {
-                format!(
-                    "the answer of {url} to {what} is not what this CLI expects ({e}); are the CLI and the server the same version?"
-                )
-            });
+            return Ok(bytes.to_vec());
         }
         Err(api_error(status, &bytes, url, what))
     }
 
     fn transport_error(&self, e: &reqwest::Error) -> String {
         let cause = root_cause(e);
-        if e.is_connect() {
+        let mut msg = if e.is_connect() {
             format!(
                 "cannot reach switchboard at {}: {cause}; is `switchboard serve` running? (set --url or LIVEKIT_URL)",
                 self.base_text
@@ -156,8 +174,18 @@ impl Client {
                 REQUEST_TIMEOUT.as_secs()
             )
         } else {
-            format!("the request to switchboard at {} failed: {}", self.base_text, chain(e))
+            format!(
+                "the request to switchboard at {} failed: {}",
+                self.base_text,
+                chain(e)
+            )
+        };
+        if self.base.scheme() == "https"
+            && (cause.contains("InvalidContentType") || cause.contains("corrupt message"))
+        {
+            msg.push_str("\nhint: the server does not speak TLS on this port; `switchboard serve` serves plain HTTP unless it is behind a TLS proxy: try http://");
         }
+        msg
     }
 }
 
@@ -169,8 +197,12 @@ fn api_error(status: StatusCode, body: &[u8], url: &Url, what: &str) -> String {
                 "unauthenticated" => {
                     "\nhint: check the API key and secret (--api-key/--api-secret, LIVEKIT_API_KEY/LIVEKIT_API_SECRET or .env); they must be one of the server's key pairs (`serve --dev`: devkey/secret)"
                 }
-                "bad_route" => "\nhint: is the URL a switchboard server of the same version as this CLI?",
-                "unavailable" => "\nhint: the server's storage is unavailable; check its logs and retry",
+                "bad_route" => {
+                    "\nhint: is the URL a switchboard server of the same version as this CLI?"
+                }
+                "unavailable" => {
+                    "\nhint: the server's storage is unavailable; check its logs and retry"
+                }
                 _ => "",
             };
             format!("{} (code: {}){hint}", e.msg, e.code)
@@ -222,8 +254,16 @@ mod tests {
             &url,
             "X",
         );
-        assert_eq!(e, "dispatch rule \"SDR_x\" does not exist (code: not_found)");
-        let e = api_error(StatusCode::UNAUTHORIZED, br#"{"code":"unauthenticated","msg":"bad"}"#, &url, "X");
+        assert_eq!(
+            e,
+            "dispatch rule \"SDR_x\" does not exist (code: not_found)"
+        );
+        let e = api_error(
+            StatusCode::UNAUTHORIZED,
+            br#"{"code":"unauthenticated","msg":"bad"}"#,
+            &url,
+            "X",
+        );
         assert!(e.starts_with("bad (code: unauthenticated)\nhint: check the API key and secret"));
         let e = api_error(StatusCode::BAD_GATEWAY, b"<html>oops</html>", &url, "X");
         assert!(e.contains("HTTP 502"), "{e}");
@@ -237,8 +277,18 @@ mod tests {
             api_key: "k".into(),
             api_secret: "s".into(),
         };
-        assert!(Client::new(&conn("ftp://x")).err().unwrap().contains("must start with http://"));
-        assert!(Client::new(&conn("not a url")).err().unwrap().contains("not valid"));
+        assert!(
+            Client::new(&conn("ftp://x"))
+                .err()
+                .unwrap()
+                .contains("must start with http://")
+        );
+        assert!(
+            Client::new(&conn("not a url"))
+                .err()
+                .unwrap()
+                .contains("not valid")
+        );
         assert!(Client::new(&conn("http://127.0.0.1:7880")).is_ok());
     }
 }

@@ -58,7 +58,8 @@ impl ConnectionArgs {
                 .or_else(|| std::env::var(var).ok().filter(|v| !v.is_empty()))
                 .or_else(|| dotenv.get(var).cloned())
         };
-        let url = pick(&self.url, "LIVEKIT_URL").unwrap_or_else(|| "http://127.0.0.1:7880".to_string());
+        let url =
+            pick(&self.url, "LIVEKIT_URL").unwrap_or_else(|| "http://127.0.0.1:7880".to_string());
         let api_key = pick(&self.api_key, "LIVEKIT_API_KEY").ok_or(
             "no API key: pass --api-key, or set LIVEKIT_API_KEY (in the environment or a .env file); `switchboard serve --dev` uses devkey",
         )?;
@@ -87,7 +88,9 @@ mod tests {
 
     #[test]
     fn dotenv_lines() {
-        let m = parse_dotenv("# c\nLIVEKIT_URL=\"http://x\"\nexport LIVEKIT_API_KEY='k'\n\nBAD\nLIVEKIT_API_SECRET = s \n");
+        let m = parse_dotenv(
+            "# c\nLIVEKIT_URL=\"http://x\"\nexport LIVEKIT_API_KEY='k'\n\nBAD\nLIVEKIT_API_SECRET = s \n",
+        );
         assert_eq!(m["LIVEKIT_URL"], "http://x");
         assert_eq!(m["LIVEKIT_API_KEY"], "k");
         assert_eq!(m["LIVEKIT_API_SECRET"], "s");

@@ -35,14 +35,21 @@ pub enum DispatchCommand {
     /// created: a new rule was made; updated: the existing rule's agent/metadata changed;
     /// trunk_created: a new trunk was made for --number.
     #[command(verbatim_doc_comment)]
-    Agent(AgentArgs),
-    /// Find the dispatch rules of a number (every rule that can receive its calls) or by id.
+    Agent(Box<AgentArgs>),
+    /// Find the dispatch rules of a number, or one rule by id.
+    ///
+    /// The rules of a number are every rule that can receive its calls: rules on trunks that
+    /// list it (exactly or by a `*` pattern), and rules for all trunks (when some trunk admits
+    /// calls for it); in both cases only if the rule's own numbers filter is empty or matches.
+    /// Numbers are compared normalized (`+1 (555) 010-0100` = `15550100100`).
     ///
     /// --json prints {"dispatch_rules": [{"dispatch_id", "name", "trunk_ids"}…], "count": N}.
+    #[command(verbatim_doc_comment)]
     Get(TargetArgs),
-    /// Delete the dispatch rules of a number (every rule that can receive its calls) or by id.
+    /// Delete the dispatch rules of a number (as `dispatch get` finds them), or one rule by id.
     ///
     /// Trunks are kept. --json prints {"success": true, "deleted_count": N, "deleted_ids": […]}.
+    #[command(verbatim_doc_comment)]
     Delete(TargetArgs),
 }
 
@@ -65,7 +72,11 @@ pub struct AgentArgs {
     pub number: Option<String>,
     /// For a created trunk: carrier signalling IP, CIDR or host allowed to send calls
     /// (repeatable or comma-separated).
-    #[arg(long = "allowed-address", visible_alias = "allowed-addresses", value_name = "ADDR")]
+    #[arg(
+        long = "allowed-address",
+        visible_alias = "allowed-addresses",
+        value_name = "ADDR"
+    )]
     pub allowed_addresses: Vec<String>,
     /// For a created trunk: digest auth user name.
     #[arg(long, value_name = "USER", requires = "auth_pass")]
@@ -130,7 +141,22 @@ impl TargetArgs {
     }
 }
 
-#[derive(Debug, Deserialize, serde::Serialize)]
+#[derive(Debug, Deserialize)]
+struct FindAnswer {
+    dispatch_rules: Vec<RuleRef>,
+}
+
+#[derive(Debug, Deserialize)]
+struct DeleteAnswer {
+    deleted_ids: Vec<String>,
+}
+
+fn parse<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, String> {
+    serde_json::from_str(text)
+        .map_err(|e| format!("the server's answer is not what this CLI expects ({e}); are the CLI and the server the same version?"))
+}
+
+#[derive(Debug, Deserialize)]
 struct RuleRef {
     dispatch_id: String,
     name: String,
@@ -152,7 +178,7 @@ struct AgentAnswer {
 pub fn run(cmd: DispatchCommand) -> Result<(), String> {
     super::runtime()?.block_on(async move {
         match cmd {
-            DispatchCommand::Agent(a) => agent(a).await,
+            DispatchCommand::Agent(a) => agent(*a).await,
             DispatchCommand::Get(a) => get(a).await,
             DispatchCommand::Delete(a) => delete(a).await,
         }
@@ -184,49 +210,59 @@ async fn agent(a: AgentArgs) -> Result<(), String> {
         "agent_config": config,
     });
     let client = Client::connect(&a.conn)?;
-    let answer: Value = client
+    let answer = client
         .native(Method::POST, "api/v1/dispatch/agent", &[], Some(&body))
         .await?;
     if a.json {
-        return output::print_json(&answer);
+        println!("{}", output::pretty_raw(&answer));
+        return Ok(());
     }
-    let r: AgentAnswer = serde_json::from_value(answer)
-        .map_err(|e| format!("the server's answer is not what this CLI expects ({e}); are they the same version?"))?;
+    let r: AgentAnswer = parse(&answer)?;
     let trunk = if r.trunk_created {
         format!("new trunk {}", r.inbound_trunk_id)
     } else {
         format!("trunk {}", r.inbound_trunk_id)
     };
     if r.created {
-        println!("created dispatch rule {} {:?} on {trunk}: calls go to rooms {}_<caller>_<random> with agent {:?}", r.dispatch_id, r.name, "inbound-call-", a.agent);
+        println!(
+            "created dispatch rule {} {:?} on {trunk}: calls go to rooms inbound-call-_<caller>_<random> with agent {:?}",
+            r.dispatch_id, r.name, a.agent
+        );
     } else if r.updated {
-        println!("dispatch rule {} {:?} already exists on {trunk}; its agent and job metadata were updated", r.dispatch_id, r.name);
+        println!(
+            "dispatch rule {} {:?} already exists on {trunk}; its agent and job metadata were updated",
+            r.dispatch_id, r.name
+        );
     } else {
-        println!("dispatch rule {} {:?} already exists on {trunk}; nothing changed", r.dispatch_id, r.name);
+        println!(
+            "dispatch rule {} {:?} already exists on {trunk}; nothing changed",
+            r.dispatch_id, r.name
+        );
     }
     Ok(())
 }
 
 async fn get(a: TargetArgs) -> Result<(), String> {
     let client = Client::connect(&a.conn)?;
-    let answer: Value = client.native(Method::GET, "api/v1/dispatch", &a.query(), None).await?;
+    let answer = client
+        .native(Method::GET, "api/v1/dispatch", &a.query(), None)
+        .await?;
     if a.json {
-        return output::print_json(&answer);
+        println!("{}", output::pretty_raw(&answer));
+        return Ok(());
     }
-    let rules: Vec<RuleRef> = answer
-        .get("dispatch_rules")
-        .cloned()
-        .map(serde_json::from_value)
-        .transpose()
-        .map_err(|e| format!("the server's answer is not what this CLI expects ({e}); are they the same version?"))?
-        .unwrap_or_default();
+    let rules = parse::<FindAnswer>(&answer)?.dispatch_rules;
     if rules.is_empty() {
         println!("no dispatch rules for {}", a.what());
         return Ok(());
     }
     let mut t = Table::new(&[full("ID"), col("NAME", 40), col("TRUNKS", 60)]);
     for r in &rules {
-        t.row(vec![r.dispatch_id.clone(), r.name.clone(), output::join_or(&r.trunk_ids, "<any>")]);
+        t.row(vec![
+            r.dispatch_id.clone(),
+            r.name.clone(),
+            output::join_or(&r.trunk_ids, "<any>"),
+        ]);
     }
     print!("{}", t.render());
     Ok(())
@@ -234,17 +270,14 @@ async fn get(a: TargetArgs) -> Result<(), String> {
 
 async fn delete(a: TargetArgs) -> Result<(), String> {
     let client = Client::connect(&a.conn)?;
-    let answer: Value = client.native(Method::DELETE, "api/v1/dispatch", &a.query(), None).await?;
+    let answer = client
+        .native(Method::DELETE, "api/v1/dispatch", &a.query(), None)
+        .await?;
     if a.json {
-        return output::print_json(&answer);
+        println!("{}", output::pretty_raw(&answer));
+        return Ok(());
     }
-    let ids: Vec<String> = answer
-        .get("deleted_ids")
-        .cloned()
-        .map(serde_json::from_value)
-        .transpose()
-        .map_err(|e| format!("the server's answer is not what this CLI expects ({e}); are they the same version?"))?
-        .unwrap_or_default();
+    let ids = parse::<DeleteAnswer>(&answer)?.deleted_ids;
     match ids.len() {
         0 => println!("no dispatch rules for {}; nothing deleted", a.what()),
         1 => println!("deleted 1 dispatch rule: {}", ids[0]),

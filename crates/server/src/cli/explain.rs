@@ -5,7 +5,7 @@
 use clap::Args;
 use reqwest::Method;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::client::Client;
 use super::connection::ConnectionArgs;
@@ -90,12 +90,14 @@ pub fn run(a: ExplainArgs) -> Result<(), String> {
             "at": a.at,
         });
         let client = Client::connect(&a.conn)?;
-        let answer: Value = client.native(Method::POST, "api/v1/explain", &[], Some(&body)).await?;
+        let answer = client.native(Method::POST, "api/v1/explain", &[], Some(&body)).await?;
         if a.json {
-            return output::print_json(&answer);
+            println!("{}", output::pretty_raw(&answer));
+            return Ok(());
         }
-        let parsed: Answer = serde_json::from_value(answer)
-            .map_err(|e| format!("the server's answer is not what this CLI expects ({e}); are they the same version?"))?;
+        let parsed: Answer = serde_json::from_str(&answer).map_err(|e| {
+            format!("the server's answer is not what this CLI expects ({e}); are the CLI and the server the same version?")
+        })?;
         print!("{}", render(&parsed));
         Ok(())
     })
@@ -142,7 +144,7 @@ fn render(a: &Answer) -> String {
         "request_pin" => format!("REQUEST_PIN ({}): {}", route(a), a.detail),
         "reject" => format!(
             "REJECT {} {}: {}",
-            a.sip_status.map_or("(call ended with BYE)".to_string(), |s| s.to_string()),
+            a.sip_status.map_or("BYE".to_string(), |s| s.to_string()),
             a.reason,
             a.detail
         ),
@@ -151,11 +153,16 @@ fn render(a: &Answer) -> String {
     out.push_str(&head);
     out.push('\n');
     if let Some(from) = &a.routed_from_rule_id {
-        out.push_str(&format!("  routed here by the route policy of rule {from}{}\n", named(a, from)));
+        out.push_str(&format!(
+            "  routed here by the route policy of rule {from}{}\n",
+            named(a, from)
+        ));
     }
     if a.decision == "accept" {
         if a.agents.is_empty() {
-            out.push_str("  agents:   none listed (workers registered without an agent name get the room)\n");
+            out.push_str(
+                "  agents:   none listed (workers registered without an agent name get the room)\n",
+            );
         } else {
             let list: Vec<String> = a
                 .agents
@@ -164,7 +171,11 @@ fn render(a: &Answer) -> String {
                     if g.metadata.is_empty() {
                         g.agent_name.clone()
                     } else {
-                        format!("{} (job metadata {})", g.agent_name, output::cell(&g.metadata, 80))
+                        format!(
+                            "{} (job metadata {:?})",
+                            g.agent_name,
+                            output::cell(&g.metadata, 80)
+                        )
                     }
                 })
                 .collect();
@@ -179,7 +190,10 @@ fn render(a: &Answer) -> String {
         }
         if let Some(attrs) = a.attributes.as_ref().filter(|m| !m.is_empty()) {
             let list: Vec<String> = attrs.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            out.push_str(&format!("  attributes: {}\n", output::cell(&list.join(", "), 160)));
+            out.push_str(&format!(
+                "  attributes: {}\n",
+                output::cell(&list.join(", "), 160)
+            ));
         }
     }
     if !a.trace.is_empty() {
@@ -230,11 +244,17 @@ mod tests {
         .unwrap();
         let text = render(&a);
         let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines[0], "ACCEPT → room call-_+1555_abc (rule SDR_r \"main\", trunk ST_t \"carrier\")");
-        assert_eq!(lines[1], "  agents:   bot (job metadata m)");
+        assert_eq!(
+            lines[0],
+            "ACCEPT → room call-_+1555_abc (rule SDR_r \"main\", trunk ST_t \"carrier\")"
+        );
+        assert_eq!(lines[1], "  agents:   bot (job metadata \"m\")");
         assert_eq!(lines[2], "  identity: sip_+1555 \"Phone +1555\"");
         assert_eq!(lines[3], "trace:");
-        assert_eq!(lines[4], "  ✓ trunk ST_t \"carrier\": selected — lists +1555 exactly");
+        assert_eq!(
+            lines[4],
+            "  ✓ trunk ST_t \"carrier\": selected — lists +1555 exactly"
+        );
         assert_eq!(lines[6], "  ✗ rule SDR_p: dropped (pin_mismatch) — x");
         let r: Answer = serde_json::from_value(json!({
             "decision": "reject", "sip_status": 404, "reason": "no_trunk", "detail": "no trunk serves +1",
@@ -242,6 +262,11 @@ mod tests {
         }))
         .unwrap();
         let text = render(&r);
-        assert!(text.starts_with("REJECT 404 no_trunk: no trunk serves +1\ntrace:\n  • trunk: no_trunk — d\n"), "{text}");
+        assert!(
+            text.starts_with(
+                "REJECT 404 no_trunk: no trunk serves +1\ntrace:\n  • trunk: no_trunk — d\n"
+            ),
+            "{text}"
+        );
     }
 }

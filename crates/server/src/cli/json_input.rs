@@ -20,7 +20,11 @@ const RULE_DIRECT: Schema = Schema {
 };
 const RULE_INDIVIDUAL: Schema = Schema {
     name: "SIPDispatchRuleIndividual",
-    fields: &[("room_prefix", None), ("pin", None), ("no_randomness", None)],
+    fields: &[
+        ("room_prefix", None),
+        ("pin", None),
+        ("no_randomness", None),
+    ],
 };
 const RULE_CALLEE: Schema = Schema {
     name: "SIPDispatchRuleCallee",
@@ -163,9 +167,13 @@ impl JsonInput {
             })?;
             (arg.to_string(), text)
         };
-        let value: Value = serde_json::from_str(&text).map_err(|e| format!("{label} is not valid JSON: {e}"))?;
+        let value: Value =
+            serde_json::from_str(&text).map_err(|e| format!("{label} is not valid JSON: {e}"))?;
         if !value.is_object() {
-            return Err(format!("{label} must hold a JSON object ({{...}}), not {}", kind(&value)));
+            return Err(format!(
+                "{label} must hold a JSON object ({{...}}), not {}",
+                kind(&value)
+            ));
         }
         Ok(JsonInput { label, text, value })
     }
@@ -188,7 +196,8 @@ impl JsonInput {
     /// Checks the field names against `schema`, then decodes.
     pub fn decode<T: DeserializeOwned>(&self, schema: &Schema) -> Result<T, String> {
         check(&self.value, schema, "").map_err(|e| format!("{}: {e}", self.label))?;
-        serde_json::from_str(&self.text).map_err(|e| format!("{} is not a valid {}: {e}", self.label, schema.name))
+        serde_json::from_str(&self.text)
+            .map_err(|e| format!("{} is not a valid {}: {e}", self.label, schema.name))
     }
 }
 
@@ -276,7 +285,12 @@ mod tests {
         let e = input(r#"{"dispatch_rule": {"rule": {"dispatchRuleIndivdual": {}}}}"#)
             .decode::<lk::CreateSipDispatchRuleRequest>(&CREATE_RULE)
             .unwrap_err();
-        assert!(e.starts_with("the JSON argument: unknown field \"dispatch_rule.rule.dispatchRuleIndivdual\""), "{e}");
+        assert!(
+            e.starts_with(
+                "the JSON argument: unknown field \"dispatch_rule.rule.dispatchRuleIndivdual\""
+            ),
+            "{e}"
+        );
         let e = input(r#"{"roomConfig": {"agents": [{"agent": "x"}]}}"#)
             .decode::<lk::SipDispatchRuleInfo>(&RULE_INFO)
             .unwrap_err();
@@ -286,9 +300,14 @@ mod tests {
     #[test]
     fn syntax_and_type_errors_say_where() {
         let e = JsonInput::read("{\"name\": }").err().unwrap();
-        assert!(e.starts_with("the JSON argument is not valid JSON: "), "{e}");
+        assert!(
+            e.starts_with("the JSON argument is not valid JSON: "),
+            "{e}"
+        );
         assert!(e.contains("line 1"), "{e}");
-        let e = input(r#"{"name": 5}"#).decode::<lk::SipDispatchRuleInfo>(&RULE_INFO).unwrap_err();
+        let e = input(r#"{"name": 5}"#)
+            .decode::<lk::SipDispatchRuleInfo>(&RULE_INFO)
+            .unwrap_err();
         assert!(e.contains("not a valid SIPDispatchRuleInfo"), "{e}");
         let e = JsonInput::read("/nonexistent/x.json").err().unwrap();
         assert!(e.starts_with("cannot read /nonexistent/x.json"), "{e}");

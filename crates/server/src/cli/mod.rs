@@ -102,13 +102,14 @@ impl Cli {
                     Some(path) => Config::from_file(path)?,
                     None => Config::default(),
                 };
-                let settings = config
-                    .with_env(|k| std::env::var(k).ok())?
-                    .settings(&Overrides {
-                        dev: args.dev,
-                        listen: args.http,
-                        database: args.database,
-                    })?;
+                let settings =
+                    config
+                        .with_env(|k| std::env::var(k).ok())?
+                        .settings(&Overrides {
+                            dev: args.dev,
+                            listen: args.http,
+                            database: args.database,
+                        })?;
                 runtime()?.block_on(crate::serve::run(settings))
             }
             Some(Command::Token(TokenCommand::Create(args))) => token::run(args),

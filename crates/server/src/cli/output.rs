@@ -47,10 +47,6 @@ impl Table {
         self.rows.push(row);
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
-    }
-
     /// The table as text, one line per row after the header, no trailing spaces.
     pub fn render(&self) -> String {
         let widths: Vec<usize> = self
@@ -131,9 +127,70 @@ pub fn details(pairs: &[(&str, String)]) -> String {
 
 /// Prints a value as pretty JSON on stdout.
 pub fn print_json<T: Serialize + ?Sized>(value: &T) -> Result<(), String> {
-    let text = serde_json::to_string_pretty(value).map_err(|e| format!("cannot print the answer as JSON: {e}"))?;
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|e| format!("cannot print the answer as JSON: {e}"))?;
     println!("{text}");
     Ok(())
+}
+
+/// Pretty-prints a JSON text without reordering its fields (two-space indent, as
+/// `serde_json::to_string_pretty`). The input must be valid JSON.
+pub fn pretty_raw(json: &str) -> String {
+    let mut out = String::with_capacity(json.len() * 2);
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut chars = json.chars().peekable();
+    let newline = |out: &mut String, depth: usize| {
+        out.push('\n');
+        out.push_str(&"  ".repeat(depth));
+    };
+    while let Some(c) = chars.next() {
+        if in_string {
+            out.push(c);
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match c {
+            '"' => {
+                in_string = true;
+                out.push(c);
+            }
+            '{' | '[' => {
+                out.push(c);
+                while chars.peek().is_some_and(|c| c.is_whitespace()) {
+                    chars.next();
+                }
+                if matches!(chars.peek(), Some('}' | ']')) {
+                    if let Some(close) = chars.next() {
+                        out.push(close);
+                    }
+                } else {
+                    depth += 1;
+                    newline(&mut out, depth);
+                }
+            }
+            '}' | ']' => {
+                depth = depth.saturating_sub(1);
+                newline(&mut out, depth);
+                out.push(c);
+            }
+            ',' => {
+                out.push(c);
+                newline(&mut out, depth);
+            }
+            ':' => out.push_str(": "),
+            c if c.is_whitespace() => {}
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// A list for a cell: `a,b`, or `fallback` when empty.
@@ -178,8 +235,24 @@ mod tests {
     }
 
     #[test]
+    fn raw_json_is_indented_in_its_own_order() {
+        let raw = r#"{"b":[1,{"x":"a,b:{c}\"q"}],"a":{},"c":[],"d":null}"#;
+        let want = "{\n  \"b\": [\n    1,\n    {\n      \"x\": \"a,b:{c}\\\"q\"\n    }\n  ],\n  \"a\": {},\n  \"c\": [],\n  \"d\": null\n}";
+        assert_eq!(pretty_raw(raw), want);
+        let v: serde_json::Value = serde_json::from_str(raw).unwrap();
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&pretty_raw(raw)).unwrap(),
+            v
+        );
+    }
+
+    #[test]
     fn details_skip_empty_values() {
-        let d = details(&[("id", "ST_1".into()), ("name", String::new()), ("numbers", "+1".into())]);
+        let d = details(&[
+            ("id", "ST_1".into()),
+            ("name", String::new()),
+            ("numbers", "+1".into()),
+        ]);
         assert_eq!(d, "id:      ST_1\nnumbers: +1\n");
     }
 }

@@ -72,12 +72,22 @@ pub fn list_values(raw: &[String]) -> Vec<String> {
         if v.starts_with('[')
             && let Ok(items) = serde_json::from_str::<Vec<String>>(v)
         {
-            out.extend(items.into_iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()));
+            out.extend(
+                items
+                    .into_iter()
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty()),
+            );
             continue;
         }
         let v = v.strip_prefix('[').unwrap_or(v);
         let v = v.strip_suffix(']').unwrap_or(v);
-        out.extend(v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from));
+        out.extend(
+            v.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(String::from),
+        );
     }
     out
 }
@@ -117,7 +127,10 @@ pub fn set_list(values: &[String]) -> lk::ListUpdate {
 pub fn time(t: &Option<pbjson_types::Timestamp>) -> String {
     t.as_ref()
         .and_then(|t| jiff::Timestamp::new(t.seconds, t.nanos).ok())
-        .map(|t| t.round(jiff::Unit::Second).map_or_else(|_| t.to_string(), |r| r.to_string()))
+        .map(|t| {
+            t.round(jiff::Unit::Second)
+                .map_or_else(|_| t.to_string(), |r| r.to_string())
+        })
         .unwrap_or_default()
 }
 

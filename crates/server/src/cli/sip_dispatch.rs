@@ -24,7 +24,7 @@ pub enum RuleCommand {
     ///   switchboard sip dispatch create --name support --trunks ST_abc --individual call- --agent support-agent
     ///   switchboard sip dispatch create --name lobby --rule-type direct --room-name lobby --pin 1234
     #[command(verbatim_doc_comment)]
-    Create(CreateArgs),
+    Create(Box<CreateArgs>),
     /// List dispatch rules.
     List(ListArgs),
     /// Show dispatch rules by id.
@@ -38,7 +38,7 @@ pub enum RuleCommand {
     /// exactly the JSON file plus flags.
     ///
     /// Example: switchboard sip dispatch update --id SDR_abc --trunks "[]" dispatch-rule.json
-    Update(UpdateArgs),
+    Update(Box<UpdateArgs>),
     /// Delete dispatch rules.
     Delete(IdsArgs),
 }
@@ -86,10 +86,10 @@ pub struct RuleFlags {
     #[arg(long)]
     pub pin: Option<String>,
     /// Callee rules: a room per caller (`_<random>` appended).
-    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
     pub randomize: Option<bool>,
     /// Individual rules: no random suffix (`<prefix>_<caller>`).
-    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
     pub no_randomness: Option<bool>,
     /// Called numbers the rule accepts (comma-separated or repeated; "[]" = any).
     #[arg(long, value_name = "NUMBERS")]
@@ -98,7 +98,7 @@ pub struct RuleFlags {
     #[arg(long, value_name = "NUMBERS")]
     pub inbound_numbers: Option<Vec<String>>,
     /// Hide the caller's number from the room.
-    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
     pub hide_phone_number: Option<bool>,
     /// Metadata given to the caller participant.
     #[arg(long)]
@@ -129,12 +129,19 @@ impl RuleFlags {
 
     /// Flags SIPDispatchRuleUpdate can express.
     fn update_flags(&self) -> bool {
-        self.name.is_some() || self.trunks.is_some() || self.metadata.is_some() || !self.attributes.is_empty() || self.kind_flags()
+        self.name.is_some()
+            || self.trunks.is_some()
+            || self.metadata.is_some()
+            || !self.attributes.is_empty()
+            || self.kind_flags()
     }
 
     /// Flags only a whole-rule write can express.
     fn whole_flags(&self) -> bool {
-        self.numbers.is_some() || self.inbound_numbers.is_some() || self.hide_phone_number.is_some() || self.agents.is_some()
+        self.numbers.is_some()
+            || self.inbound_numbers.is_some()
+            || self.hide_phone_number.is_some()
+            || self.agents.is_some()
     }
 
     fn any(&self) -> bool {
@@ -199,14 +206,18 @@ impl RuleFlags {
         };
         let prefix = match (&self.individual, &self.callee, &self.room_prefix) {
             (Some(p), _, Some(q)) | (_, Some(p), Some(q)) if p != q => {
-                return Err(format!("the room prefix is given twice ({p:?} and --room-prefix {q:?}); give it once"));
+                return Err(format!(
+                    "the room prefix is given twice ({p:?} and --room-prefix {q:?}); give it once"
+                ));
             }
             (Some(p), _, _) | (_, Some(p), _) | (_, _, Some(p)) => Some(p.clone()),
             _ => None,
         };
         let room = match (&self.direct, &self.room_name) {
             (Some(a), Some(b)) if a != b => {
-                return Err(format!("the room name is given twice (--direct {a:?} and --room-name {b:?}); give it once"));
+                return Err(format!(
+                    "the room name is given twice (--direct {a:?} and --room-name {b:?}); give it once"
+                ));
             }
             (Some(r), _) | (_, Some(r)) => Some(r.clone()),
             _ => None,
@@ -217,7 +228,8 @@ impl RuleFlags {
                 type_name(kind),
                 match kind {
                     RuleType::Direct => " (direct rules take --room-name and --pin)",
-                    RuleType::Individual => " (individual rules take --room-prefix, --pin and --no-randomness)",
+                    RuleType::Individual =>
+                        " (individual rules take --room-prefix, --pin and --no-randomness)",
                     RuleType::Callee => " (callee rules take --room-prefix, --pin and --randomize)",
                 }
             )
@@ -406,10 +418,10 @@ pub struct UpdateArgs {
 pub fn run(cmd: RuleCommand) -> Result<(), String> {
     super::runtime()?.block_on(async move {
         match cmd {
-            RuleCommand::Create(a) => create(a).await,
+            RuleCommand::Create(a) => create(*a).await,
             RuleCommand::List(a) => list(a).await,
             RuleCommand::Get(a) => get(a).await,
-            RuleCommand::Update(a) => update(a).await,
+            RuleCommand::Update(a) => update(*a).await,
             RuleCommand::Delete(a) => delete(a).await,
         }
     })
@@ -421,7 +433,11 @@ pub fn run(cmd: RuleCommand) -> Result<(), String> {
 fn read_rule(input: &JsonInput) -> Result<(lk::SipDispatchRuleInfo, Vec<String>), String> {
     if input.has("dispatch_rule") {
         let req: lk::CreateSipDispatchRuleRequest = input.decode(&CREATE_RULE)?;
-        let others: Vec<String> = input.fields().into_iter().filter(|f| f != "dispatch_rule").collect();
+        let others: Vec<String> = input
+            .fields()
+            .into_iter()
+            .filter(|f| f != "dispatch_rule")
+            .collect();
         if !others.is_empty() {
             return Err(format!(
                 "{}: give the rule either inside \"dispatch_rule\" or as top-level fields, not both (top-level: {})",
@@ -491,7 +507,11 @@ fn describe(r: &lk::SipDispatchRuleInfo) -> (&'static str, String, String) {
             "individual",
             with_prefix(
                 &i.room_prefix,
-                if i.no_randomness { "<caller>" } else { "<caller>_<random>" },
+                if i.no_randomness {
+                    "<caller>"
+                } else {
+                    "<caller>_<random>"
+                },
             ),
             i.pin.clone(),
         ),
@@ -499,7 +519,11 @@ fn describe(r: &lk::SipDispatchRuleInfo) -> (&'static str, String, String) {
             "callee",
             with_prefix(
                 &c.room_prefix,
-                if c.randomize { "<called>_<random>" } else { "<called>" },
+                if c.randomize {
+                    "<called>_<random>"
+                } else {
+                    "<called>"
+                },
             ),
             c.pin.clone(),
         ),
@@ -534,7 +558,7 @@ async fn fetch_one(client: &Client, id: &str) -> Result<lk::SipDispatchRuleInfo,
         .into_iter()
         .find(|r| r.sip_dispatch_rule_id == id)
         .ok_or_else(|| {
-            format!("dispatch rule {id:?} does not exist (code: not_found); list them with `switchboard sip dispatch list`")
+            format!("dispatch rule {id:?} does not exist; list them with `switchboard sip dispatch list` (code: not_found)")
         })
 }
 
@@ -554,7 +578,9 @@ async fn list(a: ListArgs) -> Result<(), String> {
         return output::print_json(&resp.items);
     }
     if resp.items.is_empty() {
-        println!("no dispatch rules; create one with `switchboard sip dispatch create` or `switchboard dispatch agent`");
+        println!(
+            "no dispatch rules; create one with `switchboard sip dispatch create` or `switchboard dispatch agent`"
+        );
         return Ok(());
     }
     let mut t = Table::new(&[
@@ -577,7 +603,11 @@ async fn list(a: ListArgs) -> Result<(), String> {
             output::join_or(&r.trunk_ids, "<any>"),
             kind.to_string(),
             room,
-            if pin.is_empty() { String::new() } else { "****".to_string() },
+            if pin.is_empty() {
+                String::new()
+            } else {
+                "****".to_string()
+            },
             output::join_or(&r.numbers, "<any>"),
             output::join_or(&r.inbound_numbers, "<any>"),
             agent_names(r).join(","),
@@ -600,7 +630,11 @@ fn print_rule(r: &lk::SipDispatchRuleInfo) {
                     if a.metadata.is_empty() {
                         a.agent_name.clone()
                     } else {
-                        format!("{} (metadata {})", a.agent_name, output::cell(&a.metadata, 120))
+                        format!(
+                            "{} (job metadata {:?})",
+                            a.agent_name,
+                            output::cell(&a.metadata, 120)
+                        )
                     }
                 })
                 .collect::<Vec<_>>()
@@ -618,7 +652,14 @@ fn print_rule(r: &lk::SipDispatchRuleInfo) {
             ("trunks", output::join_or(&r.trunk_ids, "<any>")),
             ("numbers", output::join_or(&r.numbers, "<any>")),
             ("callers", output::join_or(&r.inbound_numbers, "<any>")),
-            ("hide phone number", if r.hide_phone_number { "yes".into() } else { String::new() }),
+            (
+                "hide phone number",
+                if r.hide_phone_number {
+                    "yes".into()
+                } else {
+                    String::new()
+                }
+            ),
             ("agents", agents),
             ("metadata", r.metadata.clone()),
             ("attributes", output::map_cell(&r.attributes)),
@@ -652,11 +693,21 @@ async fn get(a: IdsArgs) -> Result<(), String> {
 }
 
 /// Fields of SIPDispatchRuleUpdate.
-const UPDATABLE: &[&str] = &["trunk_ids", "rule", "name", "metadata", "attributes", "media_encryption", "media"];
+const UPDATABLE: &[&str] = &[
+    "trunk_ids",
+    "rule",
+    "name",
+    "metadata",
+    "attributes",
+    "media_encryption",
+    "media",
+];
 /// Fields a file may carry that an update ignores.
 const IGNORED: &[&str] = &["sip_dispatch_rule_id", "created_at", "updated_at"];
 
 /// Copies the field `name` of `src` to `dst` (attributes merge, as in an update).
+// media_encryption is deprecated but still part of the wire contract.
+#[allow(deprecated)]
 fn copy_field(dst: &mut lk::SipDispatchRuleInfo, src: &lk::SipDispatchRuleInfo, name: &str) {
     match name {
         "rule" => dst.rule.clone_from(&src.rule),
@@ -684,6 +735,8 @@ fn copy_field(dst: &mut lk::SipDispatchRuleInfo, src: &lk::SipDispatchRuleInfo, 
     }
 }
 
+// media_encryption is deprecated but still part of the wire contract.
+#[allow(deprecated)]
 async fn update(a: UpdateArgs) -> Result<(), String> {
     use lk::update_sip_dispatch_rule_request::Action;
     let input = a.file.as_deref().map(JsonInput::read).transpose()?;
@@ -792,11 +845,16 @@ async fn delete(a: IdsArgs) -> Result<(), String> {
         let info: lk::SipDispatchRuleInfo = client
             .twirp(
                 "DeleteSIPDispatchRule",
-                &lk::DeleteSipDispatchRuleRequest { sip_dispatch_rule_id: id },
+                &lk::DeleteSipDispatchRuleRequest {
+                    sip_dispatch_rule_id: id,
+                },
             )
             .await?;
         if !a.json {
-            println!("deleted dispatch rule {} {:?}", info.sip_dispatch_rule_id, info.name);
+            println!(
+                "deleted dispatch rule {} {:?}",
+                info.sip_dispatch_rule_id, info.name
+            );
         }
         deleted.push(info);
     }
@@ -821,7 +879,9 @@ mod tests {
     }
 
     fn flags(args: &[&str]) -> RuleFlags {
-        T::try_parse_from(std::iter::once("t").chain(args.iter().copied())).unwrap().f
+        T::try_parse_from(std::iter::once("t").chain(args.iter().copied()))
+            .unwrap()
+            .f
     }
 
     fn built(args: &[&str]) -> Result<lk::SipDispatchRuleInfo, String> {
@@ -833,24 +893,57 @@ mod tests {
     #[test]
     fn short_forms_and_rule_type_build_the_same_rule() {
         let a = built(&["--individual", "call-", "--pin", "12"]).unwrap();
-        let b = built(&["--rule-type", "individual", "--room-prefix", "call-", "--pin", "12"]).unwrap();
+        let b = built(&[
+            "--rule-type",
+            "individual",
+            "--room-prefix",
+            "call-",
+            "--pin",
+            "12",
+        ])
+        .unwrap();
         let c = built(&["--caller", "call-", "--pin", "12"]).unwrap();
         assert_eq!(a, b);
         assert_eq!(a, c);
-        assert_eq!(describe(&a), ("individual", "call-_<caller>_<random>".into(), "12".into()));
+        assert_eq!(
+            describe(&a),
+            ("individual", "call-_<caller>_<random>".into(), "12".into())
+        );
         let d = built(&["--room-name", "lobby"]).unwrap();
         assert_eq!(describe(&d).1, "lobby");
         let e = built(&["--callee", "n", "--randomize"]).unwrap();
         assert_eq!(describe(&e).1, "n_<called>_<random>");
+        let f = built(&["--callee", "n", "--randomize=false"]).unwrap();
+        assert_eq!(describe(&f).1, "n_<called>");
     }
 
     #[test]
     fn contradictions_are_refused() {
-        assert!(built(&["--direct", "x", "--callee", "y"]).unwrap_err().contains("only one dispatch rule type"));
-        assert!(built(&["--direct", "x", "--randomize"]).unwrap_err().contains("does not apply to a direct rule"));
-        assert!(built(&["--rule-type", "callee", "--no-randomness"]).unwrap_err().contains("--no-randomness"));
-        assert!(built(&["--pin", "1"]).unwrap_err().contains("which kind of rule"));
-        assert!(built(&["--attribute", "novalue"]).unwrap_err().contains("KEY=VALUE"));
+        assert!(
+            built(&["--direct", "x", "--callee", "y"])
+                .unwrap_err()
+                .contains("only one dispatch rule type")
+        );
+        assert!(
+            built(&["--direct", "x", "--randomize"])
+                .unwrap_err()
+                .contains("does not apply to a direct rule")
+        );
+        assert!(
+            built(&["--rule-type", "callee", "--no-randomness"])
+                .unwrap_err()
+                .contains("--no-randomness")
+        );
+        assert!(
+            built(&["--pin", "1"])
+                .unwrap_err()
+                .contains("which kind of rule")
+        );
+        assert!(
+            built(&["--attribute", "novalue"])
+                .unwrap_err()
+                .contains("KEY=VALUE")
+        );
     }
 
     #[test]
@@ -873,7 +966,10 @@ mod tests {
         assert_eq!(r.trunk_ids, ["ST_a", "ST_b", "ST_c"]);
         assert!(r.numbers.is_empty());
         let agents = r.room_config.unwrap().agents;
-        assert_eq!((agents[0].agent_name.as_str(), agents[0].metadata.as_str()), ("bot", "{}"));
+        assert_eq!(
+            (agents[0].agent_name.as_str(), agents[0].metadata.as_str()),
+            ("bot", "{}")
+        );
     }
 
     #[test]

@@ -43,7 +43,13 @@ pub fn parse_ttl(s: &str) -> Result<Duration, String> {
 }
 
 /// Mints a token with the given key and secret.
-pub fn mint(key: &str, secret: &str, ttl: Duration, identity: &str, sip_admin: bool) -> Result<String, String> {
+pub fn mint(
+    key: &str,
+    secret: &str,
+    ttl: Duration,
+    identity: &str,
+    sip_admin: bool,
+) -> Result<String, String> {
     AccessToken::with_api_key(key, secret)
         .with_identity(identity)
         .with_ttl(ttl)
@@ -57,7 +63,13 @@ pub fn mint(key: &str, secret: &str, ttl: Duration, identity: &str, sip_admin: b
 
 pub fn run(args: TokenCreateArgs) -> Result<(), String> {
     let conn = args.conn.resolve()?;
-    let token = mint(&conn.api_key, &conn.api_secret, args.ttl, &args.identity, !args.no_sip_admin)?;
+    let token = mint(
+        &conn.api_key,
+        &conn.api_secret,
+        args.ttl,
+        &args.identity,
+        !args.no_sip_admin,
+    )?;
     println!("{token}");
     Ok(())
 }

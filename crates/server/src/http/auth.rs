@@ -32,10 +32,6 @@ impl Keys {
         Keys { keys }
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
-    }
-
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.keys.keys().map(String::as_str)
     }
@@ -78,7 +74,10 @@ impl Keys {
     /// Verifies a token's signature and validity period.
     pub fn verify(&self, token: &str) -> Result<Claims, ApiError> {
         let unverified = Claims::from_unverified(token).map_err(|e| {
-            ApiError::new(Code::Unauthenticated, format!("invalid authorization token: {e}"))
+            ApiError::new(
+                Code::Unauthenticated,
+                format!("invalid authorization token: {e}"),
+            )
         })?;
         let secret = self.keys.get(&unverified.iss).ok_or_else(|| {
             ApiError::new(
@@ -92,17 +91,23 @@ impl Keys {
         TokenVerifier::with_api_key(&unverified.iss, secret)
             .verify(token)
             .map_err(|e| {
-                let text = e.to_string();
-                let hint = if text.contains("Expired") {
+                // livekit-token wraps jsonwebtoken's error kinds; its Display says only
+                // "failed to encode jwt", so read the kind from the Debug form.
+                let kind = format!("{e:?}");
+                let hint = if kind.contains("ExpiredSignature") {
                     "the token has expired; mint a new one"
-                } else if text.contains("Immature") {
+                } else if kind.contains("ImmatureSignature") {
                     "the token is not valid yet (nbf is in the future); check the clock of the machine that minted it"
-                } else if text.contains("InvalidSignature") {
+                } else if kind.contains("InvalidSignature") {
                     "the signature does not verify: the token was signed with another secret than this API key's"
+                } else if kind.contains("InvalidAlgorithm") {
+                    "the token must be signed with HS256"
+                } else if kind.contains("MissingRequiredClaim") {
+                    "the token lacks a required claim (exp)"
                 } else {
                     "the token could not be verified"
                 };
-                ApiError::new(Code::Unauthenticated, format!("invalid authorization token: {hint} ({text})"))
+                ApiError::new(Code::Unauthenticated, format!("invalid authorization token: {hint}"))
             })
     }
 }

@@ -129,7 +129,12 @@ fn rule_ref(r: &lk::SipDispatchRuleInfo) -> RuleRef {
 }
 
 fn query(q: Result<Query<Target>, QueryRejection>) -> Result<Target, ApiError> {
-    let Query(t) = q.map_err(|e| ApiError::invalid(format!("bad query: {}; use ?number=+15550100 or ?id=SDR_…", e.body_text())))?;
+    let Query(t) = q.map_err(|e| {
+        ApiError::invalid(format!(
+            "bad query: {}; use ?number=+15550100 or ?id=SDR_…",
+            e.body_text()
+        ))
+    })?;
     Ok(t)
 }
 
@@ -159,13 +164,17 @@ pub fn rules_for_number(
     accept_trunkless: bool,
 ) -> Vec<lk::SipDispatchRuleInfo> {
     let norm = normalize(number);
-    let matches = |list: &[String]| list.iter().any(|n| NumberPattern::parse(n).matches(&norm).is_some());
+    let matches = |list: &[String]| {
+        list.iter()
+            .any(|n| NumberPattern::parse(n).matches(&norm).is_some())
+    };
     let serving: Vec<&str> = trunks
         .iter()
         .filter(|t| matches(&t.numbers))
         .map(|t| t.sip_trunk_id.as_str())
         .collect();
-    let reachable = !serving.is_empty() || accept_trunkless || trunks.iter().any(|t| t.numbers.is_empty());
+    let reachable =
+        !serving.is_empty() || accept_trunkless || trunks.iter().any(|t| t.numbers.is_empty());
     let mut out: Vec<lk::SipDispatchRuleInfo> = rules
         .iter()
         .filter(|r| r.numbers.is_empty() || matches(&r.numbers))
@@ -236,7 +245,11 @@ pub async fn remove(
 
 /// The trunk a number's rule goes on: an existing trunk listing the number exactly, or a
 /// new restricted one. Returns the trunk id and whether it was created.
-async fn ensure_trunk(svc: &ConfigService, req: &AgentRequest, number: &str) -> Result<(String, bool), ApiError> {
+async fn ensure_trunk(
+    svc: &ConfigService,
+    req: &AgentRequest,
+    number: &str,
+) -> Result<(String, bool), ApiError> {
     let norm = normalize(number).into_owned();
     if norm.ends_with('*') {
         return Err(ApiError::invalid(format!(
@@ -247,7 +260,11 @@ async fn ensure_trunk(svc: &ConfigService, req: &AgentRequest, number: &str) -> 
     let trunks = svc.list_trunks().await;
     let exact: Vec<&lk::SipInboundTrunkInfo> = trunks
         .iter()
-        .filter(|t| t.numbers.iter().any(|n| NumberPattern::parse(n) == NumberPattern::Exact(norm.clone())))
+        .filter(|t| {
+            t.numbers
+                .iter()
+                .any(|n| NumberPattern::parse(n) == NumberPattern::Exact(norm.clone()))
+        })
         .collect();
     match exact.as_slice() {
         [one] => return Ok((one.sip_trunk_id.clone(), false)),
@@ -279,7 +296,11 @@ async fn ensure_trunk(svc: &ConfigService, req: &AgentRequest, number: &str) -> 
     if req.allowed_addresses.is_empty() && !has_auth {
         let by_pattern: Vec<String> = trunks
             .iter()
-            .filter(|t| t.numbers.iter().any(|n| NumberPattern::parse(n).matches(&norm).is_some()))
+            .filter(|t| {
+                t.numbers
+                    .iter()
+                    .any(|n| NumberPattern::parse(n).matches(&norm).is_some())
+            })
             .map(|t| format!("{} {:?}", t.sip_trunk_id, t.name))
             .collect();
         let also = if by_pattern.is_empty() {
@@ -308,7 +329,11 @@ async fn ensure_trunk(svc: &ConfigService, req: &AgentRequest, number: &str) -> 
     Ok((created.sip_trunk_id, true))
 }
 
-fn existing_rule(rules: &[lk::SipDispatchRuleInfo], name: &str, trunk_id: &str) -> Option<lk::SipDispatchRuleInfo> {
+fn existing_rule(
+    rules: &[lk::SipDispatchRuleInfo],
+    name: &str,
+    trunk_id: &str,
+) -> Option<lk::SipDispatchRuleInfo> {
     let mut found: Vec<&lk::SipDispatchRuleInfo> = rules
         .iter()
         .filter(|r| r.name == name && r.trunk_ids.iter().any(|t| t == trunk_id))
@@ -318,7 +343,10 @@ fn existing_rule(rules: &[lk::SipDispatchRuleInfo], name: &str, trunk_id: &str) 
 }
 
 fn same_agents(have: &Option<lk::RoomConfiguration>, want: &[lk::RoomAgentDispatch]) -> bool {
-    let have = have.as_ref().map(|c| c.agents.as_slice()).unwrap_or_default();
+    let have = have
+        .as_ref()
+        .map(|c| c.agents.as_slice())
+        .unwrap_or_default();
     have.len() == want.len()
         && have
             .iter()
@@ -354,19 +382,39 @@ pub async fn agent(
     app.keys.authorize(&headers, Grant::SipAdmin)?;
     let Json(req) = body.map_err(super::json_rejection)?;
     if req.name.trim().is_empty() {
-        return Err(ApiError::invalid("name is required: a stable name for the dispatch rule, e.g. customer-support").with_meta("field", "name"));
+        return Err(ApiError::invalid(
+            "name is required: a stable name for the dispatch rule, e.g. customer-support",
+        )
+        .with_meta("field", "name"));
     }
     if req.agent_name.trim().is_empty() {
-        return Err(ApiError::invalid("agent_name is required: the name your agent worker registers with").with_meta("field", "agent_name"));
+        return Err(ApiError::invalid(
+            "agent_name is required: the name your agent worker registers with",
+        )
+        .with_meta("field", "agent_name"));
     }
     if req.auth_username.is_empty() != req.auth_password.is_empty() {
-        return Err(ApiError::invalid("give both the auth user name and the auth password, or neither"));
+        return Err(ApiError::invalid(
+            "give both the auth user name and the auth password, or neither",
+        ));
     }
     let svc = &app.service;
-    let number = req.number.as_deref().map(str::trim).filter(|n| !n.is_empty());
-    let trunk_id = req.trunk_id.as_deref().map(str::trim).filter(|n| !n.is_empty());
+    let number = req
+        .number
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty());
+    let trunk_id = req
+        .trunk_id
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty());
     let (trunk_id, trunk_created) = match (trunk_id, number) {
-        (Some(_), Some(_)) => return Err(ApiError::invalid("give either trunk_id or number, not both")),
+        (Some(_), Some(_)) => {
+            return Err(ApiError::invalid(
+                "give either trunk_id or number, not both",
+            ));
+        }
         (None, None) => {
             return Err(ApiError::invalid(
                 "which trunk? give trunk_id (an existing inbound trunk) or number (its trunk is found, or created)",
@@ -375,13 +423,20 @@ pub async fn agent(
         (Some(id), None) => (svc.get_trunk(id).await?.sip_trunk_id, false),
         (None, Some(n)) => ensure_trunk(svc, &req, n).await?,
     };
-    let agent_number = number.map(|n| normalize(n).into_owned()).unwrap_or_default();
+    let agent_number = number
+        .map(|n| normalize(n).into_owned())
+        .unwrap_or_default();
     let metadata = serde_json::to_string(&JobMetadata {
         agent_config: &req.agent_config,
         inbound_trunk_id: &trunk_id,
         agent_number: &agent_number,
     })
-    .map_err(|e| ApiError::new(Code::Internal, format!("cannot encode the job metadata: {e}")))?;
+    .map_err(|e| {
+        ApiError::new(
+            Code::Internal,
+            format!("cannot encode the job metadata: {e}"),
+        )
+    })?;
     let agents = vec![lk::RoomAgentDispatch {
         agent_name: req.agent_name.trim().to_string(),
         metadata,
@@ -404,10 +459,12 @@ pub async fn agent(
         name: req.name.clone(),
         trunk_ids: vec![trunk_id.clone()],
         rule: Some(lk::SipDispatchRule {
-            rule: Some(lk::sip_dispatch_rule::Rule::DispatchRuleIndividual(lk::SipDispatchRuleIndividual {
-                room_prefix: ROOM_PREFIX.to_string(),
-                ..Default::default()
-            })),
+            rule: Some(lk::sip_dispatch_rule::Rule::DispatchRuleIndividual(
+                lk::SipDispatchRuleIndividual {
+                    room_prefix: ROOM_PREFIX.to_string(),
+                    ..Default::default()
+                },
+            )),
         }),
         room_config: Some(lk::RoomConfiguration {
             agents: agents.clone(),
@@ -458,7 +515,11 @@ mod tests {
 
     #[test]
     fn rules_for_a_number() {
-        let trunks = [trunk("ST_a", &["+15550100"]), trunk("ST_p", &["+1555*"]), trunk("ST_o", &["+16660000"])];
+        let trunks = [
+            trunk("ST_a", &["+15550100"]),
+            trunk("ST_p", &["+1555*"]),
+            trunk("ST_o", &["+16660000"]),
+        ];
         let rules = [
             rule("SDR_1", &["ST_a"], &[]),
             rule("SDR_2", &["ST_p"], &[]),
@@ -473,8 +534,14 @@ mod tests {
             ["SDR_1", "SDR_2", "SDR_4", "SDR_5"]
         );
         // No trunk can admit calls for this number: wildcard rules cannot receive them.
-        assert_eq!(ids(rules_for_number(&trunks, &rules, "+4420", false)), Vec::<String>::new());
-        assert_eq!(ids(rules_for_number(&trunks, &rules, "+4420", true)), ["SDR_4"]);
+        assert_eq!(
+            ids(rules_for_number(&trunks, &rules, "+4420", false)),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            ids(rules_for_number(&trunks, &rules, "+4420", true)),
+            ["SDR_4"]
+        );
     }
 
     #[test]

@@ -94,7 +94,9 @@ impl From<ServiceError> for ApiError {
             ServiceError::Conflict { existing_id, .. } => {
                 ApiError::new(Code::AlreadyExists, msg).with_meta("existing_id", existing_id)
             }
-            ServiceError::NotFound { id, .. } => ApiError::new(Code::NotFound, msg).with_meta("id", id),
+            ServiceError::NotFound { id, .. } => {
+                ApiError::new(Code::NotFound, msg).with_meta("id", id)
+            }
             ServiceError::Unavailable(_) => ApiError::new(Code::Unavailable, msg),
         }
     }

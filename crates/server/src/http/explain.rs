@@ -63,22 +63,29 @@ fn bad(msg: String) -> ApiError {
 }
 
 /// Evaluates an explain request against a snapshot.
-pub fn explain(snapshot: &d::Snapshot, req: &ExplainRequest, now: jiff::Timestamp, suffix: &str) -> Result<ExplainResponse, ApiError> {
-    let to = req
-        .to
-        .as_deref()
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| bad("`to` is required: the called number, as the To header's user part".into()))?;
+pub fn explain(
+    snapshot: &d::Snapshot,
+    req: &ExplainRequest,
+    now: jiff::Timestamp,
+    suffix: &str,
+) -> Result<ExplainResponse, ApiError> {
+    let to = req.to.as_deref().filter(|t| !t.is_empty()).ok_or_else(|| {
+        bad("`to` is required: the called number, as the To header's user part".into())
+    })?;
     let source_ip = match req.source_ip.as_deref().filter(|s| !s.is_empty()) {
         None => None,
         Some(s) => Some(d::address::parse_ip(s).ok_or_else(|| {
-            bad(format!("source_ip {s:?} is not an IP address; write e.g. 203.0.113.5 or 2001:db8::5"))
+            bad(format!(
+                "source_ip {s:?} is not an IP address; write e.g. 203.0.113.5 or 2001:db8::5"
+            ))
         })?),
     };
     let at = match req.at.as_deref() {
         None | Some("") => now,
         Some(s) => s.parse::<jiff::Timestamp>().map_err(|e| {
-            bad(format!("at {s:?} is not an RFC 3339 instant (e.g. 2026-06-10T16:00:00Z): {e}"))
+            bad(format!(
+                "at {s:?} is not an RFC 3339 instant (e.g. 2026-06-10T16:00:00Z): {e}"
+            ))
         })?,
     };
     let pin = match (&req.pin, req.no_pin) {

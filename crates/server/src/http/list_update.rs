@@ -24,8 +24,15 @@ pub fn apply(field: &str, list: &mut Vec<String>, u: &lk::ListUpdate) -> Result<
             "{field}: cannot set and change the list at the same time; use set alone, or add/remove"
         )));
     }
-    if u.set.iter().chain(&u.add).chain(&u.remove).any(String::is_empty) {
-        return Err(ApiError::invalid(format!("{field}: empty element in the list")));
+    if u.set
+        .iter()
+        .chain(&u.add)
+        .chain(&u.remove)
+        .any(String::is_empty)
+    {
+        return Err(ApiError::invalid(format!(
+            "{field}: empty element in the list"
+        )));
     }
     if u.clear {
         list.clear();

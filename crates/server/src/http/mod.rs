@@ -20,7 +20,6 @@ use crate::service::ConfigService;
 use auth::Keys;
 use error::{ApiError, Code};
 
-
 /// Largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 1 << 20;
 
@@ -39,7 +38,10 @@ pub fn json_rejection(e: JsonRejection) -> ApiError {
             format!("the request body is larger than the {MAX_BODY_BYTES} byte limit"),
         );
     }
-    ApiError::new(Code::Malformed, format!("the request body is not valid: {}", e.body_text()))
+    ApiError::new(
+        Code::Malformed,
+        format!("the request body is not valid: {}", e.body_text()),
+    )
 }
 
 async fn not_found() -> ApiError {
@@ -54,12 +56,17 @@ pub fn router(app: App) -> Router {
     Router::new()
         .route("/twirp/livekit.SIP/{method}", post(twirp::handle))
         .route("/api/v1/explain", post(explain::handle))
-        .route("/api/v1/dispatch", get(dispatch_helpers::find).delete(dispatch_helpers::remove))
+        .route(
+            "/api/v1/dispatch",
+            get(dispatch_helpers::find).delete(dispatch_helpers::remove),
+        )
         .route("/api/v1/dispatch/agent", post(dispatch_helpers::agent))
         .route("/api/v1/policies", get(policies::list))
         .route(
             "/api/v1/policies/{rule_id}",
-            get(policies::get).put(policies::put).delete(policies::delete),
+            get(policies::get)
+                .put(policies::put)
+                .delete(policies::delete),
         )
         .route("/healthz", get(|| async { "ok" }))
         .fallback(not_found)

@@ -12,7 +12,10 @@ use super::error::ApiError;
 use crate::service::StoredPolicy;
 
 /// `GET /api/v1/policies`.
-pub async fn list(State(app): State<App>, headers: HeaderMap) -> Result<Json<Vec<StoredPolicy>>, ApiError> {
+pub async fn list(
+    State(app): State<App>,
+    headers: HeaderMap,
+) -> Result<Json<Vec<StoredPolicy>>, ApiError> {
     app.keys.authorize(&headers, Grant::SipAdmin)?;
     Ok(Json(app.service.list_policies().await))
 }

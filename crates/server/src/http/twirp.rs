@@ -38,7 +38,12 @@ fn encoding(headers: &HeaderMap) -> Result<Encoding, ApiError> {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let essence = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let essence = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     match essence.as_str() {
         "application/json" => Ok(Encoding::Json),
         "application/protobuf" | "application/x-protobuf" => Ok(Encoding::Protobuf),
@@ -51,15 +56,28 @@ fn encoding(headers: &HeaderMap) -> Result<Encoding, ApiError> {
     }
 }
 
-fn decode<M: Message + Default + DeserializeOwned>(enc: Encoding, body: &[u8]) -> Result<M, ApiError> {
+fn decode<M: Message + Default + DeserializeOwned>(
+    enc: Encoding,
+    body: &[u8],
+) -> Result<M, ApiError> {
     match enc {
         Encoding::Protobuf => M::decode(body).map_err(|e| {
-            ApiError::new(Code::Malformed, format!("the request body is not a valid protobuf message: {e}"))
+            ApiError::new(
+                Code::Malformed,
+                format!("the request body is not a valid protobuf message: {e}"),
+            )
         }),
         Encoding::Json => {
-            let body = if body.iter().all(u8::is_ascii_whitespace) { b"{}".as_slice() } else { body };
+            let body = if body.iter().all(u8::is_ascii_whitespace) {
+                b"{}".as_slice()
+            } else {
+                body
+            };
             serde_json::from_slice(body).map_err(|e| {
-                ApiError::new(Code::Malformed, format!("the request body is not valid JSON for this method: {e}"))
+                ApiError::new(
+                    Code::Malformed,
+                    format!("the request body is not valid JSON for this method: {e}"),
+                )
             })
         }
     }
@@ -68,7 +86,10 @@ fn decode<M: Message + Default + DeserializeOwned>(enc: Encoding, body: &[u8]) -
 fn encode<M: Message + Serialize>(enc: Encoding, m: &M) -> Response {
     match enc {
         Encoding::Protobuf => (
-            [(header::CONTENT_TYPE, HeaderValue::from_static("application/protobuf"))],
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/protobuf"),
+            )],
             m.encode_to_vec(),
         )
             .into_response(),
@@ -77,11 +98,15 @@ fn encode<M: Message + Serialize>(enc: Encoding, m: &M) -> Response {
             v
         }) {
             Ok(body) => (
-                [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+                [(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                )],
                 body.to_string(),
             )
                 .into_response(),
-            Err(e) => ApiError::new(Code::Internal, format!("could not encode the answer: {e}")).into_response(),
+            Err(e) => ApiError::new(Code::Internal, format!("could not encode the answer: {e}"))
+                .into_response(),
         },
     }
 }
@@ -167,17 +192,25 @@ async fn dispatch(
         if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::new(
                 Code::ResourceExhausted,
-                format!("the request body is larger than the {} byte limit", super::MAX_BODY_BYTES),
+                format!(
+                    "the request body is larger than the {} byte limit",
+                    super::MAX_BODY_BYTES
+                ),
             )
         } else {
-            ApiError::new(Code::Malformed, format!("could not read the request body: {e}"))
+            ApiError::new(
+                Code::Malformed,
+                format!("could not read the request body: {e}"),
+            )
         }
     })?;
     let svc = &app.service;
     Ok(match method {
         "CreateSIPInboundTrunk" => {
             let req: lk::CreateSipInboundTrunkRequest = decode(enc, &body)?;
-            let trunk = req.trunk.ok_or_else(|| ApiError::invalid("missing trunk: send {\"trunk\": {...}}"))?;
+            let trunk = req
+                .trunk
+                .ok_or_else(|| ApiError::invalid("missing trunk: send {\"trunk\": {...}}"))?;
             encode(enc, &svc.create_trunk(trunk).await?)
         }
         "UpdateSIPInboundTrunk" => {
@@ -194,13 +227,19 @@ async fn dispatch(
         }
         "ListSIPInboundTrunk" => {
             let req: lk::ListSipInboundTrunkRequest = decode(enc, &body)?;
-            let filters: Vec<NumberPattern> = req.numbers.iter().map(|n| NumberPattern::parse(n)).collect();
+            let filters: Vec<NumberPattern> = req
+                .numbers
+                .iter()
+                .map(|n| NumberPattern::parse(n))
+                .collect();
             let items = svc
                 .list_trunks()
                 .await
                 .into_iter()
                 .filter(|t| req.trunk_ids.is_empty() || req.trunk_ids.contains(&t.sip_trunk_id))
-                .filter(|t| filters.is_empty() || t.numbers.is_empty() || serves_any(&t.numbers, &filters))
+                .filter(|t| {
+                    filters.is_empty() || t.numbers.is_empty() || serves_any(&t.numbers, &filters)
+                })
                 .collect::<Vec<_>>();
             let items = paginate(items, req.page.as_ref(), |t| &t.sip_trunk_id);
             encode(enc, &lk::ListSipInboundTrunkResponse { items })
@@ -208,10 +247,12 @@ async fn dispatch(
         "ListSIPTrunk" => {
             // Deprecated: inbound trunks in the legacy SIPTrunkInfo shape.
             let req: lk::ListSipTrunkRequest = decode(enc, &body)?;
-            let items = paginate(svc.list_trunks().await, req.page.as_ref(), |t| &t.sip_trunk_id)
-                .into_iter()
-                .map(legacy_trunk)
-                .collect();
+            let items = paginate(svc.list_trunks().await, req.page.as_ref(), |t| {
+                &t.sip_trunk_id
+            })
+            .into_iter()
+            .map(legacy_trunk)
+            .collect();
             encode(enc, &lk::ListSipTrunkResponse { items })
         }
         "DeleteSIPTrunk" => {
@@ -236,7 +277,10 @@ async fn dispatch(
                 .list_rules()
                 .await
                 .into_iter()
-                .filter(|r| req.dispatch_rule_ids.is_empty() || req.dispatch_rule_ids.contains(&r.sip_dispatch_rule_id))
+                .filter(|r| {
+                    req.dispatch_rule_ids.is_empty()
+                        || req.dispatch_rule_ids.contains(&r.sip_dispatch_rule_id)
+                })
                 .filter(|r| {
                     req.trunk_ids.is_empty()
                         || r.trunk_ids.is_empty()
@@ -287,7 +331,11 @@ fn serves_any(numbers: &[String], filters: &[NumberPattern]) -> bool {
 }
 
 /// Items with id greater than `after_id`, ascending, at most `limit` (0 = all).
-fn paginate<T>(mut items: Vec<T>, page: Option<&lk::Pagination>, id: impl Fn(&T) -> &String) -> Vec<T> {
+fn paginate<T>(
+    mut items: Vec<T>,
+    page: Option<&lk::Pagination>,
+    id: impl Fn(&T) -> &String,
+) -> Vec<T> {
     items.sort_by(|a, b| id(a).cmp(id(b)));
     let Some(page) = page else { return items };
     if !page.after_id.is_empty() {
@@ -347,7 +395,10 @@ async fn update_trunk(
     }
 }
 
-fn apply_trunk_update(t: &mut lk::SipInboundTrunkInfo, u: &lk::SipInboundTrunkUpdate) -> Result<(), ApiError> {
+fn apply_trunk_update(
+    t: &mut lk::SipInboundTrunkInfo,
+    u: &lk::SipInboundTrunkUpdate,
+) -> Result<(), ApiError> {
     if let Some(l) = &u.numbers {
         list_update::apply("numbers", &mut t.numbers, l)?;
     }
@@ -373,7 +424,9 @@ fn apply_trunk_update(t: &mut lk::SipInboundTrunkInfo, u: &lk::SipInboundTrunkUp
 
 /// The rule a create request describes: the `dispatch_rule` form, or the deprecated flat
 /// fields (what the Node SDK sends).
-fn rule_from_create(req: lk::CreateSipDispatchRuleRequest) -> Result<lk::SipDispatchRuleInfo, ApiError> {
+fn rule_from_create(
+    req: lk::CreateSipDispatchRuleRequest,
+) -> Result<lk::SipDispatchRuleInfo, ApiError> {
     if let Some(r) = req.dispatch_rule {
         if !r.sip_dispatch_rule_id.is_empty() {
             return Err(ApiError::invalid(
@@ -443,7 +496,10 @@ async fn update_rule(
     }
 }
 
-fn apply_rule_update(r: &mut lk::SipDispatchRuleInfo, u: &lk::SipDispatchRuleUpdate) -> Result<(), ApiError> {
+fn apply_rule_update(
+    r: &mut lk::SipDispatchRuleInfo,
+    u: &lk::SipDispatchRuleUpdate,
+) -> Result<(), ApiError> {
     if let Some(l) = &u.trunk_ids {
         list_update::apply("trunk_ids", &mut r.trunk_ids, l)?;
     }
@@ -489,15 +545,28 @@ mod tests {
             limit,
         };
         assert_eq!(paginate(items.clone(), None, |s| s), ["a", "b", "c", "d"]);
-        assert_eq!(paginate(items.clone(), Some(&page("", 2)), |s| s), ["a", "b"]);
-        assert_eq!(paginate(items.clone(), Some(&page("b", 2)), |s| s), ["c", "d"]);
-        assert_eq!(paginate(items.clone(), Some(&page("d", 2)), |s| s), Vec::<String>::new());
+        assert_eq!(
+            paginate(items.clone(), Some(&page("", 2)), |s| s),
+            ["a", "b"]
+        );
+        assert_eq!(
+            paginate(items.clone(), Some(&page("b", 2)), |s| s),
+            ["c", "d"]
+        );
+        assert_eq!(
+            paginate(items.clone(), Some(&page("d", 2)), |s| s),
+            Vec::<String>::new()
+        );
         assert_eq!(paginate(items, Some(&page("a", 0)), |s| s), ["b", "c", "d"]);
     }
 
     #[test]
     fn number_filters_are_normalized_and_match_patterns() {
-        let f = |n: &[&str]| n.iter().map(|s| NumberPattern::parse(s)).collect::<Vec<_>>();
+        let f = |n: &[&str]| {
+            n.iter()
+                .map(|s| NumberPattern::parse(s))
+                .collect::<Vec<_>>()
+        };
         let own = vec!["+15550100".to_string(), "+1777*".to_string()];
         assert!(serves_any(&own, &f(&["1 555 0100"])));
         assert!(serves_any(&own, &f(&["+17770000"])));
