@@ -11,6 +11,7 @@ use crate::policy::ClosedReason;
 /// accept | request_pin | reject.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Verdict {
     Accept,
     RequestPin,
@@ -91,6 +92,7 @@ pub struct Decision {
 /// What a trace step looked at.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Stage {
     Trunk,
     Rule,
@@ -101,6 +103,7 @@ pub enum Stage {
 /// What became of the object.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum StepResult {
     Selected,
     Kept,
@@ -110,6 +113,7 @@ pub enum StepResult {
 
 /// One line of the explain trace.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TraceEntry {
     pub stage: Stage,
     pub id: String,

@@ -56,6 +56,7 @@ use crate::ConfigError;
 /// A route policy as stored and exchanged over the API.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RoutePolicy {
     /// The dispatch rule this policy governs.
     pub rule_id: String,
@@ -67,7 +68,9 @@ pub struct RoutePolicy {
     pub end_date: Option<Date>,
     /// Daily window start (`HH:MM`); both ends unset = all day. May be after `window_end`
     /// (a window that crosses midnight).
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, example = "09:00"))]
     pub window_start: Option<Time>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, example = "18:00"))]
     pub window_end: Option<Time>,
     /// Days on which the window opens. Empty = every day.
     pub active_days: Vec<Day>,
@@ -80,6 +83,7 @@ pub struct RoutePolicy {
 /// A day of the week, serialized as `mon` … `sun`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Day {
     Mon,
     Tue,
@@ -93,6 +97,7 @@ pub enum Day {
 /// What happens to a call the policy does not admit.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "action")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum PolicyAction {
     /// Answer with `sip_status`; unset = 480 after hours, 486 over capacity.
     Reject {
@@ -371,6 +376,7 @@ impl ScheduleStatus {
 /// `{"reason":"outside_window","local_time":"20:15:00","window_start":"09:00:00","window_end":"18:00:00"}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "reason")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum ClosedReason {
     /// The schedule day is before the (inclusive) start date.
     BeforeStartDate { start_date: Date },
@@ -380,8 +386,11 @@ pub enum ClosedReason {
     InactiveDay { day: Day },
     /// The local time is outside the daily window. `local_time` is truncated to the second.
     OutsideWindow {
+        #[cfg_attr(feature = "openapi", schema(value_type = String, example = "09:00:00"))]
         local_time: Time,
+        #[cfg_attr(feature = "openapi", schema(value_type = String, example = "09:00:00"))]
         window_start: Time,
+        #[cfg_attr(feature = "openapi", schema(value_type = String, example = "09:00:00"))]
         window_end: Time,
     },
 }

@@ -84,7 +84,7 @@ impl ServiceError {
 }
 
 /// A stored route policy with its timestamps.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct StoredPolicy {
     #[serde(flatten)]
     pub policy: RoutePolicy,

@@ -24,6 +24,7 @@ use switchboard_dispatch::number::{NumberPattern, normalize};
 
 use super::App;
 use super::auth::Grant;
+use super::error::ErrorBody;
 use super::error::{ApiError, Code};
 use crate::service::{ConfigService, ServiceError};
 
@@ -31,7 +32,7 @@ use crate::service::{ConfigService, ServiceError};
 pub const ROOM_PREFIX: &str = "inbound-call-";
 
 /// The agent's configuration, carried to the worker as job metadata (only what was given).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AgentConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -47,7 +48,7 @@ pub struct AgentConfig {
 }
 
 /// `POST /api/v1/dispatch/agent` request.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct AgentRequest {
     /// The rule's name: its stable identity together with the trunk.
@@ -75,7 +76,7 @@ struct JobMetadata<'a> {
 }
 
 /// `POST /api/v1/dispatch/agent` answer.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AgentResponse {
     pub dispatch_id: String,
     pub name: String,
@@ -90,7 +91,7 @@ pub struct AgentResponse {
 }
 
 /// One rule in SIPHON's result shape.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RuleRef {
     pub dispatch_id: String,
     pub name: String,
@@ -98,14 +99,14 @@ pub struct RuleRef {
 }
 
 /// `GET /api/v1/dispatch` answer.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct FindResponse {
     pub dispatch_rules: Vec<RuleRef>,
     pub count: usize,
 }
 
 /// `DELETE /api/v1/dispatch` answer.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct DeleteResponse {
     pub success: bool,
     pub deleted_count: usize,
@@ -113,7 +114,7 @@ pub struct DeleteResponse {
 }
 
 /// `?number=…` or `?id=…`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(default, deny_unknown_fields)]
 pub struct Target {
     pub number: Option<String>,
@@ -204,6 +205,7 @@ async fn select(app: &App, by: &By) -> Result<Vec<lk::SipDispatchRuleInfo>, ApiE
 }
 
 /// `GET /api/v1/dispatch?number=…|id=…`.
+#[utoipa::path(get, path = "/api/v1/dispatch", tag = "dispatch", params(Target), security(("bearer" = [])), responses((status = 200, body = FindResponse), (status = 404, description = "not_found", body = ErrorBody), (status = 400, description = "invalid_argument or malformed", body = ErrorBody), (status = 401, description = "unauthenticated", body = ErrorBody), (status = 403, description = "permission_denied", body = ErrorBody)))]
 pub async fn find(
     State(app): State<App>,
     headers: HeaderMap,
@@ -219,6 +221,7 @@ pub async fn find(
 }
 
 /// `DELETE /api/v1/dispatch?number=…|id=…`.
+#[utoipa::path(delete, path = "/api/v1/dispatch", tag = "dispatch", params(Target), security(("bearer" = [])), responses((status = 200, body = DeleteResponse), (status = 404, description = "not_found", body = ErrorBody), (status = 400, description = "invalid_argument or malformed", body = ErrorBody), (status = 401, description = "unauthenticated", body = ErrorBody), (status = 403, description = "permission_denied", body = ErrorBody)))]
 pub async fn remove(
     State(app): State<App>,
     headers: HeaderMap,
@@ -374,6 +377,7 @@ async fn reuse(
 }
 
 /// `POST /api/v1/dispatch/agent`.
+#[utoipa::path(post, path = "/api/v1/dispatch/agent", tag = "dispatch", request_body = AgentRequest, security(("bearer" = [])), responses((status = 200, body = AgentResponse), (status = 400, description = "invalid_argument or malformed", body = ErrorBody), (status = 401, description = "unauthenticated", body = ErrorBody), (status = 403, description = "permission_denied", body = ErrorBody)))]
 pub async fn agent(
     State(app): State<App>,
     headers: HeaderMap,

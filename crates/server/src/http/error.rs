@@ -57,6 +57,18 @@ impl Code {
     }
 }
 
+/// The error body every API answers with, for the OpenAPI document.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ErrorBody {
+    /// Twirp error code, e.g. `invalid_argument`, `not_found`, `already_exists`.
+    pub code: String,
+    /// What was wrong and how to fix it.
+    pub msg: String,
+    /// Details such as `field` or `existing_id`.
+    pub meta: std::collections::BTreeMap<String, String>,
+}
+
 /// An error answer.
 #[derive(Clone, Debug)]
 pub struct ApiError {

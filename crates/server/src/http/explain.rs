@@ -12,10 +12,11 @@ use switchboard_dispatch::{self as d, Call, Pin, TraceEntry};
 
 use super::App;
 use super::auth::Grant;
+use super::error::ErrorBody;
 use super::error::{ApiError, Code};
 
 /// The explain request (SPEC §3). Only `to` is required.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct ExplainRequest {
     /// Caller: the From user part.
@@ -32,14 +33,14 @@ pub struct ExplainRequest {
     pub at: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AgentOut {
     pub agent_name: String,
     pub metadata: String,
 }
 
 /// The explain answer (SPEC §3), plus `detail`, `routed_from_rule_id` and `closed` extras.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ExplainResponse {
     pub decision: d::Verdict,
     pub sip_status: Option<u16>,
@@ -145,6 +146,7 @@ pub fn explain(
 }
 
 /// `POST /api/v1/explain`.
+#[utoipa::path(post, path = "/api/v1/explain", tag = "explain", request_body = ExplainRequest, security(("bearer" = [])), responses((status = 200, body = ExplainResponse), (status = 400, description = "invalid_argument or malformed", body = ErrorBody), (status = 401, description = "unauthenticated", body = ErrorBody), (status = 403, description = "permission_denied", body = ErrorBody)))]
 pub async fn handle(
     State(app): State<App>,
     headers: HeaderMap,

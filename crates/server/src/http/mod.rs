@@ -14,7 +14,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::extract::rejection::JsonRejection;
-use axum::routing::{get, post};
+use axum::routing::get;
 
 use crate::service::ConfigService;
 use auth::Keys;
@@ -51,25 +51,110 @@ async fn not_found() -> ApiError {
     )
 }
 
+/// The OpenAPI document's fixed parts; paths come from the handlers' annotations.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "switchboard",
+        description = "Inbound call router for voice AI agents: the LiveKit-compatible livekit.SIP Twirp service and the native /api/v1 API. Every route needs `Authorization: Bearer <HS256 JWT>` signed with a configured API key and carrying the sip.admin grant."
+    ),
+    modifiers(&BearerAuth)
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The routes and their OpenAPI description, built from the same handler list so the
+/// document cannot drift from what is served.
+fn api() -> (Router<App>, utoipa::openapi::OpenApi) {
+    use utoipa::OpenApi;
+    use utoipa_axum::router::OpenApiRouter;
+    use utoipa_axum::routes;
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(twirp::handle))
+        .routes(routes!(explain::handle))
+        .routes(routes!(dispatch_helpers::find, dispatch_helpers::remove))
+        .routes(routes!(dispatch_helpers::agent))
+        .routes(routes!(policies::list))
+        .routes(routes!(policies::get, policies::put, policies::delete))
+        .split_for_parts()
+}
+
 /// The whole HTTP application.
 pub fn router(app: App) -> Router {
-    Router::new()
-        .route("/twirp/livekit.SIP/{method}", post(twirp::handle))
-        .route("/api/v1/explain", post(explain::handle))
+    let (routes, doc) = api();
+    let doc = std::sync::Arc::new(doc.to_pretty_json().unwrap_or_default());
+    routes
         .route(
-            "/api/v1/dispatch",
-            get(dispatch_helpers::find).delete(dispatch_helpers::remove),
-        )
-        .route("/api/v1/dispatch/agent", post(dispatch_helpers::agent))
-        .route("/api/v1/policies", get(policies::list))
-        .route(
-            "/api/v1/policies/{rule_id}",
-            get(policies::get)
-                .put(policies::put)
-                .delete(policies::delete),
+            "/api/v1/openapi.json",
+            get(move || {
+                let doc = doc.clone();
+                async move {
+                    (
+                        [(axum::http::header::CONTENT_TYPE, "application/json")],
+                        (*doc).clone(),
+                    )
+                }
+            }),
         )
         .route("/healthz", get(|| async { "ok" }))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(app)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn openapi_lists_every_route_with_its_methods() {
+        let doc: serde_json::Value = serde_json::from_str(&api().1.to_json().unwrap()).unwrap();
+        let paths = doc["paths"].as_object().unwrap();
+        let methods = |p: &str| -> Vec<String> {
+            let mut m: Vec<String> = paths[p].as_object().unwrap().keys().cloned().collect();
+            m.sort();
+            m
+        };
+        assert_eq!(methods("/twirp/livekit.SIP/{method}"), ["post"]);
+        assert_eq!(methods("/api/v1/explain"), ["post"]);
+        assert_eq!(methods("/api/v1/dispatch"), ["delete", "get"]);
+        assert_eq!(methods("/api/v1/dispatch/agent"), ["post"]);
+        assert_eq!(methods("/api/v1/policies"), ["get"]);
+        assert_eq!(
+            methods("/api/v1/policies/{rule_id}"),
+            ["delete", "get", "put"]
+        );
+        assert_eq!(paths.len(), 6);
+        let schemas = doc["components"]["schemas"].as_object().unwrap();
+        for s in [
+            "ExplainRequest",
+            "ExplainResponse",
+            "RoutePolicy",
+            "TraceEntry",
+            "ErrorBody",
+        ] {
+            assert!(schemas.contains_key(s), "schema {s} missing");
+        }
+        assert_eq!(
+            doc["components"]["securitySchemes"]["bearer"]["scheme"],
+            "bearer"
+        );
+    }
 }

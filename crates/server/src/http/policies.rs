@@ -9,9 +9,11 @@ use switchboard_dispatch::RoutePolicy;
 use super::App;
 use super::auth::Grant;
 use super::error::ApiError;
+use super::error::ErrorBody;
 use crate::service::StoredPolicy;
 
 /// `GET /api/v1/policies`.
+#[utoipa::path(get, path = "/api/v1/policies", tag = "policies", security(("bearer" = [])), responses((status = 200, body = Vec<StoredPolicy>), (status = 400, description = "invalid_argument or malformed", body = ErrorBody), (status = 401, description = "unauthenticated", body = ErrorBody), (status = 403, description = "permission_denied", body = ErrorBody)))]
 pub async fn list(
     State(app): State<App>,
     headers: HeaderMap,
@@ -21,6 +23,7 @@ pub async fn list(
 }
 
 /// `GET /api/v1/policies/{rule_id}`.
+#[utoipa::path(get, path = "/api/v1/policies/{rule_id}", tag = "policies", params(("rule_id" = String, Path, description = "dispatch rule id")), security(("bearer" = [])), responses((status = 200, body = StoredPolicy), (status = 404, description = "not_found", body = ErrorBody), (status = 400, description = "invalid_argument or malformed", body = ErrorBody), (status = 401, description = "unauthenticated", body = ErrorBody), (status = 403, description = "permission_denied", body = ErrorBody)))]
 pub async fn get(
     State(app): State<App>,
     Path(rule_id): Path<String>,
@@ -31,6 +34,7 @@ pub async fn get(
 }
 
 /// `PUT /api/v1/policies/{rule_id}`: create or replace. A `rule_id` in the body must match.
+#[utoipa::path(put, path = "/api/v1/policies/{rule_id}", tag = "policies", params(("rule_id" = String, Path, description = "dispatch rule id")), request_body = RoutePolicy, security(("bearer" = [])), responses((status = 200, body = StoredPolicy), (status = 404, description = "not_found", body = ErrorBody), (status = 400, description = "invalid_argument or malformed", body = ErrorBody), (status = 401, description = "unauthenticated", body = ErrorBody), (status = 403, description = "permission_denied", body = ErrorBody)))]
 pub async fn put(
     State(app): State<App>,
     Path(rule_id): Path<String>,
@@ -50,6 +54,7 @@ pub async fn put(
 }
 
 /// `DELETE /api/v1/policies/{rule_id}`.
+#[utoipa::path(delete, path = "/api/v1/policies/{rule_id}", tag = "policies", params(("rule_id" = String, Path, description = "dispatch rule id")), security(("bearer" = [])), responses((status = 200, body = StoredPolicy), (status = 404, description = "not_found", body = ErrorBody), (status = 400, description = "invalid_argument or malformed", body = ErrorBody), (status = 401, description = "unauthenticated", body = ErrorBody), (status = 403, description = "permission_denied", body = ErrorBody)))]
 pub async fn delete(
     State(app): State<App>,
     Path(rule_id): Path<String>,

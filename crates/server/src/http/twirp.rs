@@ -22,6 +22,7 @@ use switchboard_dispatch::number::NumberPattern;
 
 use super::App;
 use super::auth::Grant;
+use super::error::ErrorBody;
 use super::error::{ApiError, Code};
 use super::list_update;
 use crate::service::ServiceError;
@@ -133,6 +134,7 @@ fn zulu_timestamps(v: &mut serde_json::Value) {
 }
 
 /// `POST /twirp/livekit.SIP/{method}`.
+#[utoipa::path(post, path = "/twirp/livekit.SIP/{method}", tag = "livekit.SIP", params(("method" = String, Path, description = "a livekit.SIP method: CreateSIPInboundTrunk, UpdateSIPInboundTrunk, GetSIPInboundTrunk, ListSIPInboundTrunk, DeleteSIPTrunk, ListSIPTrunk, CreateSIPDispatchRule, UpdateSIPDispatchRule, ListSIPDispatchRule, DeleteSIPDispatchRule")), request_body(content = Vec<u8>, description = "the method's request message, as application/protobuf or protobuf-JSON (application/json)", content_type = "application/protobuf"), security(("bearer" = [])), responses((status = 200, description = "the method's response message, in the request's encoding"), (status = 404, description = "bad_route", body = ErrorBody), (status = 409, description = "already_exists", body = ErrorBody), (status = 501, description = "unimplemented", body = ErrorBody), (status = 400, description = "invalid_argument or malformed", body = ErrorBody), (status = 401, description = "unauthenticated", body = ErrorBody), (status = 403, description = "permission_denied", body = ErrorBody)))]
 pub async fn handle(
     State(app): State<App>,
     Path(method): Path<String>,
