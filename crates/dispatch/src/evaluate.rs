@@ -12,8 +12,8 @@ use crate::decision::{
 };
 use crate::policy::ScheduleStatus;
 use crate::room;
-use crate::snapshot::Snapshot;
 use crate::snapshot::select::pin_allows;
+use crate::snapshot::{RuleEntry, Snapshot, TrunkEntry};
 
 /// Default ringing timeout when the trunk sets none (LiveKit's).
 pub const DEFAULT_RINGING_TIMEOUT: Duration = Duration::from_secs(180);
@@ -45,16 +45,21 @@ impl<F: FnMut(&str, u32) -> bool> Capacity for F {
 }
 
 /// How a selector picks the trunk and the rule.
-pub(crate) trait Selector {
-    fn snapshot(&self) -> &Snapshot;
-    fn trunk(&self, call: &Call<'_>, p: &Prepared<'_>, tr: &mut Tracer<'_>) -> Option<u32>;
+pub(crate) trait Selector<'s> {
+    fn snapshot(&self) -> &'s Snapshot;
+    fn trunk(
+        &self,
+        call: &Call<'_>,
+        p: &Prepared<'_>,
+        tr: &mut Tracer<'_>,
+    ) -> Option<&'s TrunkEntry>;
     fn rule(
         &self,
-        trunk: Option<u32>,
+        trunk: Option<&'s TrunkEntry>,
         p: &Prepared<'_>,
         pin: Pin<'_>,
         tr: &mut Tracer<'_>,
-    ) -> Option<u32>;
+    ) -> Option<&'s RuleEntry>;
 }
 
 fn reject(status: Option<u16>, reason: Reason, detail: String) -> Decision {
@@ -74,8 +79,8 @@ fn reject(status: Option<u16>, reason: Reason, detail: String) -> Decision {
 }
 
 /// Routes one call.
-pub(crate) fn evaluate(
-    sel: &impl Selector,
+pub(crate) fn evaluate<'s>(
+    sel: &impl Selector<'s>,
     call: &Call<'_>,
     capacity: &mut dyn Capacity,
     trace: Option<&mut Vec<TraceEntry>>,
@@ -88,16 +93,16 @@ pub(crate) fn evaluate(
     d
 }
 
-fn decide(
-    sel: &impl Selector,
+fn decide<'s>(
+    sel: &impl Selector<'s>,
     call: &Call<'_>,
     capacity: &mut dyn Capacity,
     tr: &mut Tracer<'_>,
 ) -> Decision {
     let snap = sel.snapshot();
     let p = Prepared::new(call);
-    let trunk_idx = sel.trunk(call, &p, tr);
-    let trunk = trunk_idx.map(|i| &snap.trunks[i as usize]);
+    let trunk_entry = sel.trunk(call, &p, tr);
+    let trunk = trunk_entry.map(|e| &e.trunk);
     if trunk.is_none() && !snap.options.accept_trunkless_calls {
         return reject(
             Some(404),
@@ -114,7 +119,7 @@ fn decide(
         d
     };
 
-    let Some(first) = sel.rule(trunk_idx, &p, call.pin, tr) else {
+    let Some(first) = sel.rule(trunk_entry, &p, call.pin, tr) else {
         return with_trunk(match call.pin {
             Pin::NotEntered => reject(
                 Some(404),
@@ -140,13 +145,13 @@ fn decide(
     };
 
     // Route policy: schedule and capacity, possibly moving to fallback rules.
-    let mut rule_idx = first;
-    let mut hops: Vec<u32> = vec![first];
+    let mut current = first;
+    let mut hops: Vec<&str> = vec![&first.rule.id];
     let mut closed = None;
     let mut capacity_slot = None;
     loop {
-        let rule = &snap.rules[rule_idx as usize];
-        let Some(policy) = snap.policies[rule_idx as usize].as_ref() else {
+        let rule = &current.rule;
+        let Some(policy) = snap.policy(&rule.id) else {
             break;
         };
         let (action, default_status, reason, why) = match policy.schedule_at(call.at) {
@@ -213,8 +218,10 @@ fn decide(
         let crate::policy::PolicyAction::RouteToRule { rule_id: target } = action else {
             break;
         };
-        match snap.rule_by_id.get(target) {
-            Some(&next) if !hops.contains(&next) && hops.len() <= MAX_FALLBACK_HOPS => {
+        match snap.rule_entry(target) {
+            Some(next)
+                if !hops.contains(&next.rule.id.as_str()) && hops.len() <= MAX_FALLBACK_HOPS =>
+            {
                 tr.push(
                     Stage::Policy,
                     &rule.id,
@@ -223,8 +230,8 @@ fn decide(
                     "route_to_rule",
                     || format!("{why}; the policy sends the call to rule {target}"),
                 );
-                hops.push(next);
-                rule_idx = next;
+                hops.push(&next.rule.id);
+                current = next;
                 closed = None;
             }
             _ => {
@@ -243,8 +250,8 @@ fn decide(
         }
     }
 
-    let rule = &snap.rules[rule_idx as usize];
-    let routed_from = (rule_idx != first).then(|| snap.rules[first as usize].id.clone());
+    let rule = &current.rule;
+    let routed_from = (!std::ptr::eq(current, first)).then(|| first.rule.id.clone());
     let base = |verdict, status, reason, detail: String| Decision {
         verdict,
         sip_status: status,
@@ -285,7 +292,7 @@ fn decide(
         }
     }
 
-    let room = assign_room(snap, trunk, rule, call, &p);
+    let room = assign_room(trunk, rule, call, &p);
     let mut d = base(
         Verdict::Accept,
         Some(200),
@@ -300,7 +307,6 @@ fn decide(
 }
 
 fn assign_room(
-    _snap: &Snapshot,
     trunk: Option<&crate::model::Trunk>,
     rule: &crate::model::Rule,
     call: &Call<'_>,
@@ -328,21 +334,26 @@ fn assign_room(
 /// The snapshot's own (indexed) selector.
 pub(crate) struct Indexed<'s>(pub &'s Snapshot);
 
-impl Selector for Indexed<'_> {
-    fn snapshot(&self) -> &Snapshot {
+impl<'s> Selector<'s> for Indexed<'s> {
+    fn snapshot(&self) -> &'s Snapshot {
         self.0
     }
-    fn trunk(&self, call: &Call<'_>, p: &Prepared<'_>, tr: &mut Tracer<'_>) -> Option<u32> {
+    fn trunk(
+        &self,
+        call: &Call<'_>,
+        p: &Prepared<'_>,
+        tr: &mut Tracer<'_>,
+    ) -> Option<&'s TrunkEntry> {
         self.0.select_trunk(call, p, tr)
     }
     fn rule(
         &self,
-        trunk: Option<u32>,
+        trunk: Option<&'s TrunkEntry>,
         p: &Prepared<'_>,
         pin: Pin<'_>,
         tr: &mut Tracer<'_>,
-    ) -> Option<u32> {
-        self.0.select_rule(trunk, p, pin, tr).map(|(i, _)| i)
+    ) -> Option<&'s RuleEntry> {
+        self.0.select_rule(trunk, p, pin, tr).map(|(e, _)| e)
     }
 }
 
@@ -362,7 +373,7 @@ impl Snapshot {
     pub fn match_trunk(&self, call: &Call<'_>) -> Option<&crate::model::Trunk> {
         let p = Prepared::new(call);
         self.select_trunk(call, &p, &mut Tracer(None))
-            .map(|i| &self.trunks[i as usize])
+            .map(|e| &e.trunk)
     }
 
     /// The trunk and rule ids a call selects, without policies or room assignment. The
@@ -376,8 +387,8 @@ impl Snapshot {
         }
         let r = self.select_rule(t, &p, call.pin, &mut tr);
         (
-            t.map(|i| self.trunks[i as usize].id.as_str()),
-            r.map(|(i, _)| self.rules[i as usize].id.as_str()),
+            t.map(|e| e.trunk.id.as_str()),
+            r.map(|(e, _)| e.rule.id.as_str()),
         )
     }
 }

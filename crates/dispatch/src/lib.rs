@@ -45,7 +45,7 @@ pub use error::ConfigError;
 pub use evaluate::{Capacity, DEFAULT_RINGING_TIMEOUT, MAX_CALL_DURATION, Unlimited};
 pub use model::*;
 pub use policy::{ClosedReason, CompiledPolicy, Day, PolicyAction, RoutePolicy, ScheduleStatus};
-pub use snapshot::Snapshot;
+pub use snapshot::{ConfigChange, Snapshot};
 
 /// Digest realm used when a trunk sets none.
 pub const DEFAULT_REALM: &str = "switchboard";

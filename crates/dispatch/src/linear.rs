@@ -1,91 +1,82 @@
 //! The reference evaluator: the same routing semantics as [`crate::Snapshot`], by brute
-//! force over every trunk and rule with no index. It exists so that property tests can
-//! check the indexes against the plain reading of SPEC §3; it is far too slow for calls.
+//! force over every visible trunk and rule with no index. It exists so that property tests
+//! can check the indexes (and the layering of incremental snapshots) against the plain
+//! reading of SPEC §3; it is far too slow for calls.
 
 use crate::call::{Call, Pin, Prepared};
 use crate::decision::{Decision, Tracer};
 use crate::evaluate::{Capacity, Selector, evaluate};
 use crate::number::best_match;
-use crate::rank::{TrunkNumber, TrunkRank};
-use crate::snapshot::Snapshot;
 use crate::snapshot::select::pin_allows;
+use crate::snapshot::{RuleEntry, Snapshot, TrunkEntry};
 
 struct Linear<'s>(&'s Snapshot);
 
-impl Selector for Linear<'_> {
-    fn snapshot(&self) -> &Snapshot {
+impl<'s> Selector<'s> for Linear<'s> {
+    fn snapshot(&self) -> &'s Snapshot {
         self.0
     }
 
-    fn trunk(&self, call: &Call<'_>, p: &Prepared<'_>, _tr: &mut Tracer<'_>) -> Option<u32> {
+    fn trunk(
+        &self,
+        call: &Call<'_>,
+        p: &Prepared<'_>,
+        _tr: &mut Tracer<'_>,
+    ) -> Option<&'s TrunkEntry> {
         match_trunk(self.0, call, p)
     }
 
     fn rule(
         &self,
-        trunk: Option<u32>,
+        trunk: Option<&'s TrunkEntry>,
         p: &Prepared<'_>,
         pin: Pin<'_>,
         _tr: &mut Tracer<'_>,
-    ) -> Option<u32> {
+    ) -> Option<&'s RuleEntry> {
         select_rule(self.0, trunk, p, pin)
     }
 }
 
-fn match_trunk(s: &Snapshot, call: &Call<'_>, p: &Prepared<'_>) -> Option<u32> {
-    let mut best: Option<TrunkRank> = None;
-    let mut winner = None;
-    for (i, c) in s.ctrunks.iter().enumerate() {
-        let number = if c.numbers.is_empty() {
-            TrunkNumber::Wildcard
-        } else {
-            match best_match(&c.numbers, &p.called) {
-                Some(m) => TrunkNumber::Listed(m),
-                None => continue,
-            }
-        };
-        if !c.caller_allowed(&p.caller) || !c.address_allowed(call.source_ip, &p.host_lower) {
-            continue;
-        }
-        let rank = TrunkRank {
-            number,
-            caller_open: c.allowed_numbers.is_empty(),
-            address_open: c.addresses.is_empty(),
-            id_order: i as u32,
-        };
-        if best.is_none_or(|b| rank < b) {
-            best = Some(rank);
-            winner = Some(i as u32);
-        }
-    }
-    winner
+fn match_trunk<'s>(s: &'s Snapshot, call: &Call<'_>, p: &Prepared<'_>) -> Option<&'s TrunkEntry> {
+    s.trunk_entries()
+        .filter(|e| {
+            e.compiled.caller_allowed(&p.caller)
+                && e.compiled.address_allowed(call.source_ip, &p.host_lower)
+        })
+        .filter_map(|e| e.rank(&p.called).map(|rank| (rank, e)))
+        .min_by(|a, b| a.0.cmp(&b.0))
+        .map(|(_, e)| e)
 }
 
-fn select_rule(s: &Snapshot, trunk: Option<u32>, p: &Prepared<'_>, pin: Pin<'_>) -> Option<u32> {
-    let trunk_id = trunk.map(|t| s.trunks[t as usize].id.as_str());
-    let mut best = None;
-    for (i, (r, c)) in s.rules.iter().zip(&s.crules).enumerate() {
-        let wildcard = r.trunk_ids.is_empty();
-        if !wildcard && !trunk_id.is_some_and(|t| r.trunk_ids.iter().any(|x| x == t)) {
-            continue;
-        }
-        let numbers = best_match(&c.numbers, &p.called);
-        if !c.numbers.is_empty() && numbers.is_none() {
-            continue;
-        }
-        let inbound = best_match(&c.inbound_numbers, &p.caller);
-        if !c.inbound_numbers.is_empty() && inbound.is_none() {
-            continue;
-        }
-        if !pin_allows(r.pin(), pin) {
-            continue;
-        }
-        let rank = s.rule_rank(i as u32, wildcard, numbers, inbound);
-        if best.is_none_or(|(b, _)| rank < b) {
-            best = Some((rank, i as u32));
-        }
-    }
-    best.map(|(_, i)| i)
+fn select_rule<'s>(
+    s: &'s Snapshot,
+    trunk: Option<&TrunkEntry>,
+    p: &Prepared<'_>,
+    pin: Pin<'_>,
+) -> Option<&'s RuleEntry> {
+    let trunk_id = trunk.map(|t| t.trunk.id.as_str());
+    s.rule_entries()
+        .filter_map(|e| {
+            let (r, c) = (&e.rule, &e.compiled);
+            let wildcard = r.trunk_ids.is_empty();
+            if !wildcard && !trunk_id.is_some_and(|t| r.trunk_ids.iter().any(|x| x == t)) {
+                return None;
+            }
+            let numbers = best_match(&c.numbers, &p.called);
+            if !c.numbers.is_empty() && numbers.is_none() {
+                return None;
+            }
+            let inbound = best_match(&c.inbound_numbers, &p.caller);
+            if !c.inbound_numbers.is_empty() && inbound.is_none() {
+                return None;
+            }
+            if !pin_allows(r.pin(), pin) {
+                return None;
+            }
+            Some((e.rank(wildcard, numbers, inbound), e))
+        })
+        .min_by(|a, b| a.0.cmp(&b.0))
+        .map(|(_, e)| e)
 }
 
 /// Routes a call by brute force. Same answer as [`Snapshot::evaluate`], slower.
@@ -105,7 +96,7 @@ pub fn match_ids_linear<'s>(
     }
     let r = select_rule(s, t, &p, call.pin);
     (
-        t.map(|i| s.trunks[i as usize].id.as_str()),
-        r.map(|i| s.rules[i as usize].id.as_str()),
+        t.map(|e| e.trunk.id.as_str()),
+        r.map(|e| e.rule.id.as_str()),
     )
 }

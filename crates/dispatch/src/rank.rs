@@ -17,19 +17,19 @@ pub enum TrunkNumber {
 
 /// Trunk specificity: called number, then caller filter, then address filter, then id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct TrunkRank {
+pub struct TrunkRank<'a> {
     pub number: TrunkNumber,
     /// `false` (a caller filter is set) sorts first.
     pub caller_open: bool,
     /// `false` (an address filter is set) sorts first.
     pub address_open: bool,
-    /// Position of the trunk id in ascending id order.
-    pub id_order: u32,
+    /// The lower id wins a tie (only a stored conflict can tie).
+    pub id: &'a str,
 }
 
 /// Dispatch-rule precedence. Fields compare in order; smaller wins.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct RuleRank {
+pub struct RuleRank<'a> {
     /// A trunk-specific rule beats any wildcard rule.
     pub wildcard: bool,
     /// +1000 per empty number filter (`inbound_numbers`, `numbers`).
@@ -43,11 +43,13 @@ pub struct RuleRank {
     pub open: bool,
     /// Direct 0, Individual 1, Callee 2.
     pub kind: u8,
-    /// Position in (room name or prefix, rule id) order: the final tie-breakers.
-    pub tiebreak: u32,
+    /// The room name (Direct) or prefix: the first tie-breaker.
+    pub room_key: &'a str,
+    /// The rule id: the last tie-breaker.
+    pub id: &'a str,
 }
 
-impl RuleRank {
+impl RuleRank<'_> {
     /// LiveKit's priority number (0…2102) for display: lower wins.
     pub fn priority(&self) -> u32 {
         u32::from(self.number_score) + if self.open { 100 } else { 0 } + u32::from(self.kind)

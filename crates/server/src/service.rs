@@ -16,7 +16,7 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use livekit_protocol as lk;
 use prost::Message;
-use switchboard_dispatch::{self as d, ConfigError, RoutePolicy, Snapshot};
+use switchboard_dispatch::{self as d, ConfigChange, ConfigError, RoutePolicy, Snapshot};
 use switchboard_store::{Change, PolicyRecord, Record, Store, StoreError};
 use tokio::sync::Mutex;
 
@@ -161,6 +161,13 @@ struct Writer {
     catalog: Catalog,
 }
 
+/// What one write changes: in the store, in the routing snapshot, and what it answers.
+struct Planned<T> {
+    store: Vec<Change>,
+    routing: Vec<ConfigChange>,
+    out: T,
+}
+
 /// Owns the configuration and the live snapshot.
 pub struct ConfigService {
     store: Arc<dyn Store>,
@@ -216,8 +223,12 @@ impl ConfigService {
         self.store.describe()
     }
 
+    /// Rebuilds the snapshot from the whole catalog (at start and after a reload).
     fn publish(&self, w: &Writer) {
         let snap = w.catalog.snapshot(&self.options);
+        for warning in snap.warnings() {
+            tracing::warn!("{warning}");
+        }
         self.snapshot.store(Arc::new(snap));
     }
 
@@ -260,23 +271,26 @@ impl ConfigService {
     }
 
     /// Runs one write: `plan` validates against the current catalog and snapshot and
-    /// returns the store changes plus the value to answer with. Retried after a reload
-    /// when another node wrote first.
+    /// returns the store changes, the matching routing changes, and the value to answer
+    /// with. The new snapshot is the current one with the routing changes applied, which
+    /// costs in proportion to recent writes, not to the whole configuration. Retried after
+    /// a reload when another node wrote first.
     async fn write<T>(
         &self,
-        mut plan: impl FnMut(&Catalog, &Snapshot) -> Result<(Vec<Change>, T), ServiceError>,
+        mut plan: impl FnMut(&Catalog, &Snapshot) -> Result<Planned<T>, ServiceError>,
         mut commit: impl FnMut(&mut Catalog, &T),
     ) -> Result<T, ServiceError> {
         let mut w = self.writer.lock().await;
         for _ in 0..MAX_STALE_RETRIES {
             let snapshot = self.snapshot();
-            let (changes, out) = plan(&w.catalog, &snapshot)?;
-            match self.store.apply(w.catalog.version, &changes).await {
+            let planned = plan(&w.catalog, &snapshot)?;
+            match self.store.apply(w.catalog.version, &planned.store).await {
                 Ok(version) => {
-                    commit(&mut w.catalog, &out);
+                    commit(&mut w.catalog, &planned.out);
                     w.catalog.version = version;
-                    self.publish(&w);
-                    return Ok(out);
+                    self.snapshot
+                        .store(Arc::new(snapshot.with_changes(&planned.routing)));
+                    return Ok(planned.out);
                 }
                 Err(StoreError::Stale { .. }) => self.reload(&mut w).await?,
                 Err(StoreError::NotFound { what, id }) => {
@@ -355,8 +369,13 @@ impl ConfigService {
                 t.updated_at = Some(convert::timestamp(
                     now_ms().max(crate::convert::millis_of(&old.updated_at) + 1),
                 ));
-                snap.check_trunk(&convert::trunk(&t))?;
-                Ok((vec![Change::PutTrunk(trunk_record(&t))], t))
+                let model = convert::trunk(&t);
+                snap.check_trunk(&model)?;
+                Ok(Planned {
+                    store: vec![Change::PutTrunk(trunk_record(&t))],
+                    routing: vec![ConfigChange::PutTrunk(model)],
+                    out: t,
+                })
             },
             |cat, t| {
                 cat.trunks.insert(t.sip_trunk_id.clone(), t.clone());
@@ -371,8 +390,13 @@ impl ConfigService {
     ) -> Result<lk::SipInboundTrunkInfo, ServiceError> {
         self.write(
             |_, snap| {
-                snap.check_trunk(&convert::trunk(&t))?;
-                Ok((vec![Change::PutTrunk(trunk_record(&t))], t.clone()))
+                let model = convert::trunk(&t);
+                snap.check_trunk(&model)?;
+                Ok(Planned {
+                    store: vec![Change::PutTrunk(trunk_record(&t))],
+                    routing: vec![ConfigChange::PutTrunk(model)],
+                    out: t.clone(),
+                })
             },
             |cat, t| {
                 cat.trunks.insert(t.sip_trunk_id.clone(), t.clone());
@@ -389,7 +413,11 @@ impl ConfigService {
                     .trunks
                     .get(id)
                     .ok_or_else(|| ServiceError::trunk_not_found(id))?;
-                Ok((vec![Change::DeleteTrunk(id.to_string())], old.clone()))
+                Ok(Planned {
+                    store: vec![Change::DeleteTrunk(id.to_string())],
+                    routing: vec![ConfigChange::DeleteTrunk(id.to_string())],
+                    out: old.clone(),
+                })
             },
             |cat, _| {
                 cat.trunks.remove(id);
@@ -439,8 +467,13 @@ impl ConfigService {
         r.updated_at = Some(convert::timestamp(now));
         self.write(
             |_, snap| {
-                snap.check_rule(&convert::rule(&r))?;
-                Ok((vec![Change::PutRule(rule_record(&r))], r.clone()))
+                let model = convert::rule(&r);
+                snap.check_rule(&model)?;
+                Ok(Planned {
+                    store: vec![Change::PutRule(rule_record(&r))],
+                    routing: vec![ConfigChange::PutRule(model)],
+                    out: r.clone(),
+                })
             },
             |cat, r| {
                 cat.rules.insert(r.sip_dispatch_rule_id.clone(), r.clone());
@@ -468,8 +501,13 @@ impl ConfigService {
                 r.updated_at = Some(convert::timestamp(
                     now_ms().max(crate::convert::millis_of(&old.updated_at) + 1),
                 ));
-                snap.check_rule(&convert::rule(&r))?;
-                Ok((vec![Change::PutRule(rule_record(&r))], r))
+                let model = convert::rule(&r);
+                snap.check_rule(&model)?;
+                Ok(Planned {
+                    store: vec![Change::PutRule(rule_record(&r))],
+                    routing: vec![ConfigChange::PutRule(model)],
+                    out: r,
+                })
             },
             |cat, r| {
                 cat.rules.insert(r.sip_dispatch_rule_id.clone(), r.clone());
@@ -486,7 +524,11 @@ impl ConfigService {
                     .rules
                     .get(id)
                     .ok_or_else(|| ServiceError::rule_not_found(id))?;
-                Ok((vec![Change::DeleteRule(id.to_string())], old.clone()))
+                Ok(Planned {
+                    store: vec![Change::DeleteRule(id.to_string())],
+                    routing: vec![ConfigChange::DeleteRule(id.to_string())],
+                    out: old.clone(),
+                })
             },
             |cat, _| {
                 cat.rules.remove(id);
@@ -557,15 +599,16 @@ impl ConfigService {
                 };
                 let body_json = serde_json::to_string(&stored.policy)
                     .map_err(|e| ServiceError::invalid("policy", e.to_string()))?;
-                Ok((
-                    vec![Change::PutPolicy(PolicyRecord {
+                Ok(Planned {
+                    store: vec![Change::PutPolicy(PolicyRecord {
                         rule_id: policy.rule_id.clone(),
                         body_json,
                         created_at_ms: created,
                         updated_at_ms: now,
                     })],
-                    stored,
-                ))
+                    routing: vec![ConfigChange::PutPolicy(policy.clone())],
+                    out: stored,
+                })
             },
             |cat, p| {
                 cat.policies.insert(p.policy.rule_id.clone(), p.clone());
@@ -585,7 +628,11 @@ impl ConfigService {
                         id: rule_id.to_string(),
                         hint: "policy list",
                     })?;
-                Ok((vec![Change::DeletePolicy(rule_id.to_string())], old.clone()))
+                Ok(Planned {
+                    store: vec![Change::DeletePolicy(rule_id.to_string())],
+                    routing: vec![ConfigChange::DeletePolicy(rule_id.to_string())],
+                    out: old.clone(),
+                })
             },
             |cat, _| {
                 cat.policies.remove(rule_id);

@@ -1,53 +1,83 @@
 //! The immutable, indexed view of one configuration version.
 //!
-//! A [`Snapshot`] is built once per configuration change ([`Snapshot::build`]) and then
-//! shared read-only by every call; the server swaps in a new one atomically. Building
-//! sorts trunks and rules by id (so index order is id order, the final tie-breaker),
-//! compiles every object once, and indexes:
+//! A [`Snapshot`] is shared read-only by every call; the server swaps in a new one
+//! atomically after each configuration write. It is made of two [`Layer`]s:
 //!
-//! * trunks by normalized called number, by pattern prefix, and the wildcard bucket; inside
-//!   each bucket by caller, then by source IP, CIDR network and From host;
-//! * rules by (trunk scope, called-number key, caller key), where a key is an exact
-//!   normalized number, a pattern prefix, or "any".
+//! * a **base** layer, built from a whole configuration, and
+//! * a small **delta** layer holding the objects written since, plus the set of base
+//!   entries those writes replaced or deleted (hidden).
 //!
-//! A lookup is a bounded number of hash probes — one per pattern length in use — whatever
-//! the number of trunks and rules. Objects that fail validation are left out of the
-//! snapshot and reported in [`Snapshot::warnings`]: a bad object never fails other calls.
+//! A write ([`Snapshot::with_changes`]) rebuilds only the delta, so its cost grows with the
+//! number of recent writes, not with the configuration. When the delta grows past about
+//! 4·√n objects it is folded into a new base (compaction), which keeps lookups fast and
+//! the amortized write cost low. Entries are compiled once and shared by `Arc` between
+//! layers and versions.
+//!
+//! Each layer indexes trunks by normalized called number, by pattern prefix and the
+//! wildcard bucket, then by caller, source IP, CIDR network and From host; and rules by
+//! (trunk scope, called-number key, caller key). A lookup is a bounded number of hash
+//! probes in each layer, whatever the number of trunks and rules. A lookup consults both
+//! layers and picks the best candidate by the precedence orders of [`crate::rank`].
 
 mod checks;
+mod entry;
+mod layer;
 mod rule_index;
 pub(crate) mod select;
 mod trunk_index;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use crate::model::{Config, RouterOptions, Rule, Trunk};
-use crate::policy::CompiledPolicy;
-use crate::rank::RuleRank;
-use crate::validate::{
-    CompiledRule, CompiledTrunk, compile_rule, compile_trunk, rule_conflict_keys,
-};
+use crate::policy::{CompiledPolicy, RoutePolicy};
 
-use rule_index::RuleIndex;
-use trunk_index::TrunkIndex;
+pub(crate) use entry::{RuleEntry, TrunkEntry};
+use layer::Layer;
+
+/// One change to the configuration, for [`Snapshot::with_changes`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum ConfigChange {
+    /// Insert or replace (by id).
+    PutTrunk(Trunk),
+    DeleteTrunk(String),
+    /// Insert or replace (by id).
+    PutRule(Rule),
+    /// Also deletes the rule's route policy.
+    DeleteRule(String),
+    /// Insert or replace (by rule id).
+    PutPolicy(RoutePolicy),
+    DeletePolicy(String),
+}
 
 /// One configuration version, compiled and indexed for routing.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Snapshot {
     pub(crate) options: RouterOptions,
-    pub(crate) trunks: Vec<Trunk>,
-    pub(crate) ctrunks: Vec<CompiledTrunk>,
-    pub(crate) rules: Vec<Rule>,
-    pub(crate) crules: Vec<CompiledRule>,
-    /// Per rule: position in (room key, id) order.
-    pub(crate) rule_tiebreak: Vec<u32>,
-    pub(crate) policies: Vec<Option<CompiledPolicy>>,
-    pub(crate) trunk_by_id: HashMap<String, u32>,
-    pub(crate) rule_by_id: HashMap<String, u32>,
-    pub(crate) rule_keys: HashMap<String, u32>,
-    trunk_index: TrunkIndex,
-    rule_index: RuleIndex,
-    warnings: Vec<String>,
+    pub(crate) base: Arc<Layer>,
+    pub(crate) delta: Arc<Layer>,
+    /// Base entries replaced or deleted by later writes (base indexes).
+    pub(crate) hidden_trunks: Arc<HashSet<u32>>,
+    pub(crate) hidden_rules: Arc<HashSet<u32>>,
+    /// Rule ids whose base policy was replaced or deleted.
+    pub(crate) hidden_policies: Arc<HashSet<String>>,
+    warnings: Arc<Vec<String>>,
+    /// Set only on the temporary copy [`Snapshot::compacted`] makes.
+    force_compaction: bool,
+}
+
+/// The delta is folded into the base only once it holds more than this many objects (and
+/// more than 4·√n): below it, rebuilding the delta is cheaper than a compaction.
+const MIN_COMPACTION: usize = 64;
+
+/// A trunk or rule found by id, and whether it lives in the base or the delta.
+fn visible<'a, T>(
+    delta: &'a Layer,
+    base: &'a Layer,
+    by_id: impl Fn(&'a Layer) -> Option<&'a T>,
+    hidden_in_base: impl Fn() -> bool,
+) -> Option<&'a T> {
+    by_id(delta).or_else(|| if hidden_in_base() { None } else { by_id(base) })
 }
 
 impl Snapshot {
@@ -55,114 +85,67 @@ impl Snapshot {
     /// listed in [`Snapshot::warnings`].
     pub fn build(config: Config) -> Snapshot {
         let Config {
-            mut trunks,
-            mut rules,
+            trunks,
+            rules,
             policies,
             options,
         } = config;
         let mut warnings = Vec::new();
-        trunks.sort_by(|a, b| a.id.cmp(&b.id));
-        trunks.dedup_by(|a, b| a.id == b.id);
-        rules.sort_by(|a, b| a.id.cmp(&b.id));
-        rules.dedup_by(|a, b| a.id == b.id);
-
-        let mut kept_trunks = Vec::with_capacity(trunks.len());
-        let mut ctrunks = Vec::with_capacity(trunks.len());
-        for t in trunks {
-            match compile_trunk(&t) {
-                Ok(c) => {
-                    kept_trunks.push(t);
-                    ctrunks.push(c);
-                }
-                Err(e) => warnings.push(format!("trunk {} left out: {e}", t.id)),
-            }
-        }
-        let mut kept_rules = Vec::with_capacity(rules.len());
-        let mut crules = Vec::with_capacity(rules.len());
-        for r in rules {
-            match compile_rule(&r) {
-                Ok(c) => {
-                    kept_rules.push(r);
-                    crules.push(c);
-                }
-                Err(e) => warnings.push(format!("dispatch rule {} left out: {e}", r.id)),
-            }
-        }
-        let trunks = kept_trunks;
-        let rules = kept_rules;
-        let trunk_by_id: HashMap<String, u32> = trunks
-            .iter()
-            .enumerate()
-            .map(|(i, t)| (t.id.clone(), i as u32))
-            .collect();
-        let rule_by_id: HashMap<String, u32> = rules
-            .iter()
-            .enumerate()
-            .map(|(i, r)| (r.id.clone(), i as u32))
-            .collect();
-
-        let mut order: Vec<u32> = (0..rules.len() as u32).collect();
-        order.sort_by(|&a, &b| {
-            let (ra, rb) = (&rules[a as usize], &rules[b as usize]);
-            ra.room_key().cmp(rb.room_key()).then(ra.id.cmp(&rb.id))
-        });
-        let mut rule_tiebreak = vec![0u32; rules.len()];
-        for (pos, idx) in order.into_iter().enumerate() {
-            rule_tiebreak[idx as usize] = pos as u32;
-        }
-        let rule_scopes: Vec<Vec<u32>> = rules
-            .iter()
-            .map(|r| {
-                let mut s: Vec<u32> = r
-                    .trunk_ids
-                    .iter()
-                    .filter_map(|id| trunk_by_id.get(id).copied())
-                    .collect();
-                s.sort_unstable();
-                s.dedup();
-                s
+        let trunks: Vec<Arc<TrunkEntry>> = trunks
+            .into_iter()
+            .filter_map(|t| {
+                let id = t.id.clone();
+                TrunkEntry::new(t)
+                    .map_err(|e| warnings.push(format!("trunk {id} left out: {e}")))
+                    .ok()
+                    .map(Arc::new)
             })
             .collect();
-
-        let mut compiled_policies: Vec<Option<CompiledPolicy>> = vec![None; rules.len()];
+        let rules: Vec<Arc<RuleEntry>> = rules
+            .into_iter()
+            .filter_map(|r| {
+                let id = r.id.clone();
+                RuleEntry::new(r)
+                    .map_err(|e| warnings.push(format!("dispatch rule {id} left out: {e}")))
+                    .ok()
+                    .map(Arc::new)
+            })
+            .collect();
+        let rule_ids: HashSet<&str> = rules.iter().map(|r| r.rule.id.as_str()).collect();
+        let mut compiled_policies = HashMap::new();
         for p in policies {
-            let Some(&idx) = rule_by_id.get(&p.rule_id) else {
+            if !rule_ids.contains(p.rule_id.as_str()) {
                 warnings.push(format!(
                     "route policy for {} left out: no such dispatch rule",
                     p.rule_id
                 ));
                 continue;
-            };
+            }
             match p.compile() {
-                Ok(c) => compiled_policies[idx as usize] = Some(c),
+                Ok(c) => {
+                    compiled_policies.insert(p.rule_id.clone(), Arc::new(c));
+                }
                 Err(e) => warnings.push(format!("route policy for {} left out: {e}", p.rule_id)),
             }
         }
-
-        let mut rule_keys = HashMap::with_capacity(rules.len());
-        for (i, (r, c)) in rules.iter().zip(&crules).enumerate() {
-            for k in rule_conflict_keys(r, c) {
-                rule_keys.entry(k).or_insert(i as u32);
-            }
-        }
-
-        let trunk_index = TrunkIndex::build(&trunks, &ctrunks);
-        let rule_index = RuleIndex::build(&crules, &rule_scopes, &rules);
         Snapshot {
             options,
-            trunks,
-            ctrunks,
-            rules,
-            crules,
-            rule_tiebreak,
-            policies: compiled_policies,
-            trunk_by_id,
-            rule_by_id,
-            rule_keys,
-            trunk_index,
-            rule_index,
-            warnings,
+            base: Arc::new(Layer::build(trunks, rules, compiled_policies)),
+            delta: Arc::new(Layer::default()),
+            hidden_trunks: Arc::default(),
+            hidden_rules: Arc::default(),
+            hidden_policies: Arc::default(),
+            warnings: Arc::new(warnings),
+            force_compaction: false,
         }
+    }
+
+    /// The same configuration with the delta folded into a new base: faster lookups after
+    /// many writes. [`Snapshot::with_changes`] does this by itself when the delta grows.
+    pub fn compacted(&self) -> Snapshot {
+        let mut s = self.clone();
+        s.force_compaction = true;
+        s.with_changes(&[])
     }
 
     /// An empty snapshot (no trunks, no rules) with these options.
@@ -171,6 +154,146 @@ impl Snapshot {
             options,
             ..Default::default()
         })
+    }
+
+    /// The next version: this one with `changes` applied, in order. Only the delta layer is
+    /// rebuilt, unless it has grown enough to be folded into a new base. Invalid objects are
+    /// skipped with a warning, as in [`Snapshot::build`] (writers validate first).
+    pub fn with_changes(&self, changes: &[ConfigChange]) -> Snapshot {
+        let mut trunks: HashMap<String, Arc<TrunkEntry>> = self
+            .delta
+            .trunks
+            .iter()
+            .map(|t| (t.trunk.id.clone(), t.clone()))
+            .collect();
+        let mut rules: HashMap<String, Arc<RuleEntry>> = self
+            .delta
+            .rules
+            .iter()
+            .map(|r| (r.rule.id.clone(), r.clone()))
+            .collect();
+        let mut policies = self.delta.policies.clone();
+        let mut hidden_trunks = (*self.hidden_trunks).clone();
+        let mut hidden_rules = (*self.hidden_rules).clone();
+        let mut hidden_policies = (*self.hidden_policies).clone();
+        let mut warnings = (*self.warnings).clone();
+        for change in changes {
+            match change {
+                ConfigChange::PutTrunk(t) => {
+                    if let Some(&i) = self.base.trunk_by_id.get(&t.id) {
+                        hidden_trunks.insert(i);
+                    }
+                    match TrunkEntry::new(t.clone()) {
+                        Ok(e) => {
+                            trunks.insert(t.id.clone(), Arc::new(e));
+                        }
+                        Err(e) => {
+                            trunks.remove(&t.id);
+                            warnings.push(format!("trunk {} left out: {e}", t.id));
+                        }
+                    }
+                }
+                ConfigChange::DeleteTrunk(id) => {
+                    if let Some(&i) = self.base.trunk_by_id.get(id) {
+                        hidden_trunks.insert(i);
+                    }
+                    trunks.remove(id);
+                }
+                ConfigChange::PutRule(r) => {
+                    if let Some(&i) = self.base.rule_by_id.get(&r.id) {
+                        hidden_rules.insert(i);
+                    }
+                    match RuleEntry::new(r.clone()) {
+                        Ok(e) => {
+                            rules.insert(r.id.clone(), Arc::new(e));
+                        }
+                        Err(e) => {
+                            rules.remove(&r.id);
+                            warnings.push(format!("dispatch rule {} left out: {e}", r.id));
+                        }
+                    }
+                }
+                ConfigChange::DeleteRule(id) => {
+                    if let Some(&i) = self.base.rule_by_id.get(id) {
+                        hidden_rules.insert(i);
+                    }
+                    rules.remove(id);
+                    hidden_policies.insert(id.clone());
+                    policies.remove(id);
+                }
+                ConfigChange::PutPolicy(p) => {
+                    hidden_policies.insert(p.rule_id.clone());
+                    match p.compile() {
+                        Ok(c) => {
+                            policies.insert(p.rule_id.clone(), Arc::new(c));
+                        }
+                        Err(e) => {
+                            policies.remove(&p.rule_id);
+                            warnings.push(format!("route policy for {} left out: {e}", p.rule_id));
+                        }
+                    }
+                }
+                ConfigChange::DeletePolicy(rule_id) => {
+                    hidden_policies.insert(rule_id.clone());
+                    policies.remove(rule_id);
+                }
+            }
+        }
+        let delta_len =
+            trunks.len() + rules.len() + policies.len() + hidden_trunks.len() + hidden_rules.len();
+        let total = self.base.len() + delta_len;
+        let compact = self.force_compaction
+            || (delta_len > MIN_COMPACTION && delta_len * delta_len > 16 * total);
+        if compact {
+            let visible_base_trunks = self
+                .base
+                .trunks
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| !hidden_trunks.contains(&(*i as u32)))
+                .map(|(_, t)| t.clone());
+            let visible_base_rules = self
+                .base
+                .rules
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| !hidden_rules.contains(&(*i as u32)))
+                .map(|(_, r)| r.clone());
+            let all_trunks: Vec<_> = visible_base_trunks.chain(trunks.into_values()).collect();
+            let all_rules: Vec<_> = visible_base_rules.chain(rules.into_values()).collect();
+            let mut all_policies: HashMap<String, Arc<CompiledPolicy>> = self
+                .base
+                .policies
+                .iter()
+                .filter(|(id, _)| !hidden_policies.contains(*id))
+                .map(|(id, p)| (id.clone(), p.clone()))
+                .collect();
+            all_policies.extend(policies);
+            return Snapshot {
+                options: self.options.clone(),
+                base: Arc::new(Layer::build(all_trunks, all_rules, all_policies)),
+                delta: Arc::new(Layer::default()),
+                hidden_trunks: Arc::default(),
+                hidden_rules: Arc::default(),
+                hidden_policies: Arc::default(),
+                warnings: Arc::new(warnings),
+                force_compaction: false,
+            };
+        }
+        Snapshot {
+            options: self.options.clone(),
+            base: self.base.clone(),
+            delta: Arc::new(Layer::build(
+                trunks.into_values().collect(),
+                rules.into_values().collect(),
+                policies,
+            )),
+            hidden_trunks: Arc::new(hidden_trunks),
+            hidden_rules: Arc::new(hidden_rules),
+            hidden_policies: Arc::new(hidden_policies),
+            warnings: Arc::new(warnings),
+            force_compaction: false,
+        }
     }
 
     /// Objects left out of this snapshot and why.
@@ -182,52 +305,91 @@ impl Snapshot {
         &self.options
     }
 
-    /// Trunks in ascending id order.
-    pub fn trunks(&self) -> &[Trunk] {
-        &self.trunks
+    /// How many objects the delta layer holds (0 right after a build or a compaction).
+    pub fn delta_len(&self) -> usize {
+        self.delta.len()
     }
 
-    /// Rules in ascending id order.
-    pub fn rules(&self) -> &[Rule] {
-        &self.rules
+    pub(crate) fn trunk_entry(&self, id: &str) -> Option<&TrunkEntry> {
+        visible(
+            &self.delta,
+            &self.base,
+            |l| l.trunk_by_id.get(id).map(|&i| &*l.trunks[i as usize]),
+            || {
+                self.base
+                    .trunk_by_id
+                    .get(id)
+                    .is_some_and(|i| self.hidden_trunks.contains(i))
+            },
+        )
+    }
+
+    pub(crate) fn rule_entry(&self, id: &str) -> Option<&RuleEntry> {
+        visible(
+            &self.delta,
+            &self.base,
+            |l| l.rule_by_id.get(id).map(|&i| &*l.rules[i as usize]),
+            || {
+                self.base
+                    .rule_by_id
+                    .get(id)
+                    .is_some_and(|i| self.hidden_rules.contains(i))
+            },
+        )
     }
 
     pub fn trunk(&self, id: &str) -> Option<&Trunk> {
-        self.trunk_by_id.get(id).map(|&i| &self.trunks[i as usize])
+        self.trunk_entry(id).map(|e| &e.trunk)
     }
 
     pub fn rule(&self, id: &str) -> Option<&Rule> {
-        self.rule_by_id.get(id).map(|&i| &self.rules[i as usize])
+        self.rule_entry(id).map(|e| &e.rule)
     }
 
     /// The route policy governing a rule, if any.
     pub fn policy(&self, rule_id: &str) -> Option<&CompiledPolicy> {
-        self.rule_by_id
+        self.delta
+            .policies
             .get(rule_id)
-            .and_then(|&i| self.policies[i as usize].as_ref())
+            .or_else(|| {
+                if self.hidden_policies.contains(rule_id) {
+                    None
+                } else {
+                    self.base.policies.get(rule_id)
+                }
+            })
+            .map(|p| &**p)
     }
 
-    /// The precedence key of rule `idx` when matched in `scope` with these number matches.
-    pub(crate) fn rule_rank(
-        &self,
-        idx: u32,
-        wildcard: bool,
-        numbers: Option<crate::number::NumberMatch>,
-        inbound: Option<crate::number::NumberMatch>,
-    ) -> RuleRank {
-        let r = &self.rules[idx as usize];
-        let c = &self.crules[idx as usize];
-        RuleRank {
-            wildcard,
-            number_score: crate::rank::number_score(
-                c.numbers.is_empty(),
-                c.inbound_numbers.is_empty(),
-            ),
-            numbers: numbers.unwrap_or(crate::number::NumberMatch::Exact),
-            inbound: inbound.unwrap_or(crate::number::NumberMatch::Exact),
-            open: r.pin().is_empty(),
-            kind: r.kind.as_ref().map_or(u8::MAX, |k| k.rank() as u8),
-            tiebreak: self.rule_tiebreak[idx as usize],
-        }
+    /// Every visible trunk (base order, then delta order).
+    pub(crate) fn trunk_entries(&self) -> impl Iterator<Item = &TrunkEntry> {
+        self.base
+            .trunks
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !self.hidden_trunks.contains(&(*i as u32)))
+            .map(|(_, t)| &**t)
+            .chain(self.delta.trunks.iter().map(|t| &**t))
+    }
+
+    /// Every visible rule (base order, then delta order).
+    pub(crate) fn rule_entries(&self) -> impl Iterator<Item = &RuleEntry> {
+        self.base
+            .rules
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !self.hidden_rules.contains(&(*i as u32)))
+            .map(|(_, r)| &**r)
+            .chain(self.delta.rules.iter().map(|r| &**r))
+    }
+
+    /// Every visible trunk, in no particular order.
+    pub fn trunks(&self) -> impl Iterator<Item = &Trunk> {
+        self.trunk_entries().map(|e| &e.trunk)
+    }
+
+    /// Every visible rule, in no particular order.
+    pub fn rules(&self) -> impl Iterator<Item = &Rule> {
+        self.rule_entries().map(|e| &e.rule)
     }
 }

@@ -9,13 +9,14 @@
 
 use std::collections::HashMap;
 
-use crate::model::Rule;
+use std::sync::Arc;
+
+use super::entry::RuleEntry;
 use crate::number::{NumberMatch, NumberPattern};
-use crate::validate::CompiledRule;
 
 /// A number-filter key: any (empty filter), an exact number, or a pattern prefix.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub(super) enum NumKey {
+pub(crate) enum NumKey {
     Any,
     Exact(u32),
     Prefix(u32, u32),
@@ -33,8 +34,10 @@ impl NumKey {
 }
 
 #[derive(Debug, Default)]
-pub(super) struct RuleIndex {
+pub(crate) struct RuleIndex {
     map: HashMap<(u32, NumKey, NumKey), Vec<u32>>,
+    /// Trunk ids named by rules → scope numbers (0 is the wildcard scope).
+    scopes: HashMap<Box<str>, u32>,
     exact_ids: HashMap<Box<str>, u32>,
     prefix_ids: HashMap<Box<str>, u32>,
     numbers_prefix_lens: Vec<usize>,
@@ -42,14 +45,23 @@ pub(super) struct RuleIndex {
 }
 
 impl RuleIndex {
-    pub fn build(compiled: &[CompiledRule], scopes: &[Vec<u32>], rules: &[Rule]) -> RuleIndex {
+    pub fn build(rules: &[Arc<RuleEntry>]) -> RuleIndex {
         let mut ix = RuleIndex::default();
-        for (i, (c, r)) in compiled.iter().zip(rules).enumerate() {
-            let rule_scopes: Vec<u32> = if r.trunk_ids.is_empty() {
+        for (i, entry) in rules.iter().enumerate() {
+            let (r, c) = (&entry.rule, &entry.compiled);
+            let mut rule_scopes: Vec<u32> = if r.trunk_ids.is_empty() {
                 vec![0]
             } else {
-                scopes[i].iter().map(|t| t + 1).collect()
+                r.trunk_ids
+                    .iter()
+                    .map(|t| {
+                        let next = ix.scopes.len() as u32 + 1;
+                        *ix.scopes.entry(t.as_str().into()).or_insert(next)
+                    })
+                    .collect()
             };
+            rule_scopes.sort_unstable();
+            rule_scopes.dedup();
             let num_keys = ix.keys_for(&c.numbers, true);
             let inb_keys = ix.keys_for(&c.inbound_numbers, false);
             for &s in &rule_scopes {
@@ -110,7 +122,7 @@ impl RuleIndex {
     /// under a key that applies to the call.
     pub fn candidates(
         &self,
-        trunk: Option<u32>,
+        trunk_id: Option<&str>,
         called: &str,
         caller: &str,
         mut visit: impl FnMut(u32, bool, NumKey, NumKey),
@@ -119,7 +131,8 @@ impl RuleIndex {
         let mut inb_keys = Vec::with_capacity(4);
         self.probe_keys(called, &self.numbers_prefix_lens, &mut num_keys);
         self.probe_keys(caller, &self.inbound_prefix_lens, &mut inb_keys);
-        let scopes = trunk.map(|t| t + 1).into_iter().chain(std::iter::once(0));
+        let trunk_scope = trunk_id.and_then(|t| self.scopes.get(t).copied());
+        let scopes = trunk_scope.into_iter().chain(std::iter::once(0));
         for s in scopes {
             for &n in &num_keys {
                 for &k in &inb_keys {

@@ -1,9 +1,10 @@
-//! Trunk and rule selection through the indexes, with an optional trace.
+//! Trunk and rule selection through the indexes of both layers, with an optional trace.
 
 use subtle::ConstantTimeEq;
 
-use super::Snapshot;
+use super::layer::Layer;
 use super::trunk_index::BucketKey;
+use super::{RuleEntry, Snapshot, TrunkEntry};
 use crate::call::{Call, Pin, Prepared};
 use crate::decision::{Stage, StepResult, Tracer};
 use crate::number::best_match;
@@ -32,80 +33,119 @@ pub(crate) fn pin_drop_reason(rule_pin: &str, pin: Pin<'_>) -> &'static str {
 }
 
 impl Snapshot {
-    /// The trunk that admits the call, by index, recording every trunk looked at when
-    /// tracing.
+    /// The two layers, base first, each with whether it is the base.
+    fn layers(&self) -> [(bool, &Layer); 2] {
+        [(true, &*self.base), (false, &*self.delta)]
+    }
+
+    /// Base entries may be hidden by later writes; delta entries never are.
+    fn trunk_visible(&self, base: bool, i: u32) -> bool {
+        !base || self.hidden_trunks.is_empty() || !self.hidden_trunks.contains(&i)
+    }
+
+    fn rule_visible(&self, base: bool, i: u32) -> bool {
+        !base || self.hidden_rules.is_empty() || !self.hidden_rules.contains(&i)
+    }
+
+    /// The trunk that admits the call, recording every trunk looked at when tracing.
     pub(crate) fn select_trunk(
         &self,
         call: &Call<'_>,
         p: &Prepared<'_>,
         tr: &mut Tracer<'_>,
-    ) -> Option<u32> {
-        if !tr.on() {
-            return self
-                .trunk_index
-                .lookup(&p.called, &p.caller, call.source_ip, &p.host_lower);
+    ) -> Option<&TrunkEntry> {
+        if tr.on() {
+            return self.select_trunk_traced(call, p, tr);
         }
-        let mut winner: Option<u32> = None;
-        for (key, bucket) in self.trunk_index.buckets(&p.called) {
-            let how = match key {
-                BucketKey::Exact => format!("lists {} exactly", p.called),
-                BucketKey::Prefix(pre) => format!("pattern {pre}* matches {}", p.called),
-                BucketKey::Wildcard => "wildcard trunk (no numbers)".to_string(),
+        let mut best: Option<&TrunkEntry> = None;
+        for (is_base, layer) in self.layers() {
+            if layer.trunks.is_empty() {
+                continue;
+            }
+            let found = layer
+                .trunk_index
+                .lookup(
+                    &layer.trunks,
+                    &p.called,
+                    &p.caller,
+                    call.source_ip,
+                    &p.host_lower,
+                    |i| self.trunk_visible(is_base, i),
+                )
+                .map(|i| &*layer.trunks[i as usize]);
+            best = match (best, found) {
+                (Some(b), Some(f)) if f.rank(&p.called) < b.rank(&p.called) => Some(f),
+                (None, f) => f,
+                (b, _) => b,
             };
-            let mut order = bucket.all.clone();
-            order.sort_by_key(|&i| {
-                let c = &self.ctrunks[i as usize];
-                (c.allowed_numbers.is_empty(), c.addresses.is_empty(), i)
-            });
-            for i in order {
-                let (t, c) = (&self.trunks[i as usize], &self.ctrunks[i as usize]);
-                if !c.caller_allowed(&p.caller) {
-                    tr.push(
-                        Stage::Trunk,
-                        &t.id,
-                        &t.name,
-                        StepResult::Dropped,
-                        "caller_not_allowed",
-                        || format!("{how}, but caller {} is not in allowed_numbers", p.caller),
-                    );
-                } else if !c.address_allowed(call.source_ip, &p.host_lower) {
-                    tr.push(Stage::Trunk, &t.id, &t.name, StepResult::Dropped, "address_not_allowed", || {
-                        let src = call.source_ip.map_or("unknown".to_string(), |s| s.to_string());
-                        format!(
-                            "{how}, but neither source {src} nor From host {:?} is in allowed_addresses",
-                            call.from_host
-                        )
-                    });
-                } else if winner.is_none() {
-                    winner = Some(i);
-                    tr.push(
-                        Stage::Trunk,
-                        &t.id,
-                        &t.name,
-                        StepResult::Selected,
-                        "most_specific",
-                        || {
-                            let mut d =
-                                format!("{how}; the most specific trunk that admits the call");
-                            if t.requires_auth() {
-                                d.push_str(&format!(
-                                    "; the caller must answer a digest challenge (realm {:?})",
-                                    t.realm()
-                                ));
-                            }
-                            d
-                        },
-                    );
-                } else {
-                    tr.push(
-                        Stage::Trunk,
-                        &t.id,
-                        &t.name,
-                        StepResult::Kept,
-                        "less_specific",
-                        || format!("{how}; admits the call but a more specific trunk was selected"),
-                    );
+        }
+        best
+    }
+
+    fn select_trunk_traced(
+        &self,
+        call: &Call<'_>,
+        p: &Prepared<'_>,
+        tr: &mut Tracer<'_>,
+    ) -> Option<&TrunkEntry> {
+        // (entry, how the number matched, dropped because)
+        let mut seen: Vec<(&TrunkEntry, String, Option<&'static str>)> = Vec::new();
+        for (is_base, layer) in self.layers() {
+            for (key, bucket) in layer.trunk_index.buckets(&p.called) {
+                let how = match key {
+                    BucketKey::Exact => format!("lists {} exactly", p.called),
+                    BucketKey::Prefix(pre) => format!("pattern {pre}* matches {}", p.called),
+                    BucketKey::Wildcard => "wildcard trunk (no numbers)".to_string(),
+                };
+                for &i in &bucket.all {
+                    if !self.trunk_visible(is_base, i) {
+                        continue;
+                    }
+                    let e = &*layer.trunks[i as usize];
+                    let dropped = if !e.compiled.caller_allowed(&p.caller) {
+                        Some("caller_not_allowed")
+                    } else if !e.compiled.address_allowed(call.source_ip, &p.host_lower) {
+                        Some("address_not_allowed")
+                    } else {
+                        None
+                    };
+                    seen.push((e, how.clone(), dropped));
                 }
+            }
+        }
+        seen.sort_by(|a, b| a.0.rank(&p.called).cmp(&b.0.rank(&p.called)));
+        let winner = seen
+            .iter()
+            .find(|(_, _, d)| d.is_none())
+            .map(|(e, _, _)| *e);
+        for (e, how, dropped) in &seen {
+            let t = &e.trunk;
+            match dropped {
+                Some("caller_not_allowed") => tr.push(Stage::Trunk, &t.id, &t.name, StepResult::Dropped, "caller_not_allowed", || {
+                    format!("{how}, but caller {} is not in allowed_numbers", p.caller)
+                }),
+                Some(reason) => tr.push(Stage::Trunk, &t.id, &t.name, StepResult::Dropped, reason, || {
+                    let src = call.source_ip.map_or("unknown".to_string(), |s| s.to_string());
+                    format!(
+                        "{how}, but neither source {src} nor From host {:?} is in allowed_addresses",
+                        call.from_host
+                    )
+                }),
+                None if winner.is_some_and(|w| std::ptr::eq(w, *e)) => {
+                    tr.push(Stage::Trunk, &t.id, &t.name, StepResult::Selected, "most_specific", || {
+                        let mut d = format!("{how}; the most specific trunk that admits the call");
+                        if t.requires_auth() {
+                            d.push_str(&format!(
+                                "; the caller must answer a digest challenge (realm {:?})",
+                                t.realm()
+                            ));
+                        }
+                        d
+                    })
+                }
+                None => tr.push(Stage::Trunk, &t.id, &t.name, StepResult::Kept, "less_specific", || {
+                    format!("{how}; admits the call but a more specific trunk was selected")
+                }),
             }
         }
         if winner.is_none() {
@@ -122,47 +162,57 @@ impl Snapshot {
     /// The winning rule for the call on `trunk`, with its rank.
     pub(crate) fn select_rule(
         &self,
-        trunk: Option<u32>,
+        trunk: Option<&TrunkEntry>,
         p: &Prepared<'_>,
         pin: Pin<'_>,
         tr: &mut Tracer<'_>,
-    ) -> Option<(u32, RuleRank)> {
-        let mut best: Option<(RuleRank, u32)> = None;
-        let mut seen: Vec<(u32, RuleRank, bool)> = Vec::new();
-        self.rule_index
-            .candidates(trunk, &p.called, &p.caller, |idx, wildcard, n, k| {
-                let rank = self.rule_rank(idx, wildcard, n.matched(), k.matched());
-                let ok = pin_allows(self.rules[idx as usize].pin(), pin);
-                if ok && best.is_none_or(|(b, _)| rank < b) {
-                    best = Some((rank, idx));
-                }
-                if tr.on() {
-                    match seen.iter_mut().find(|(i, _, _)| *i == idx) {
-                        Some(e) if rank < e.1 => e.1 = rank,
-                        Some(_) => {}
-                        None => seen.push((idx, rank, ok)),
+    ) -> Option<(&RuleEntry, RuleRank<'_>)> {
+        let trunk_id = trunk.map(|t| t.trunk.id.as_str());
+        let mut best: Option<(RuleRank<'_>, &RuleEntry)> = None;
+        let mut seen: Vec<(&RuleEntry, RuleRank<'_>, bool)> = Vec::new();
+        for (is_base, layer) in self.layers() {
+            if layer.rules.is_empty() {
+                continue;
+            }
+            layer
+                .rule_index
+                .candidates(trunk_id, &p.called, &p.caller, |idx, wildcard, n, k| {
+                    if !self.rule_visible(is_base, idx) {
+                        return;
                     }
-                }
-            });
-        if tr.on() {
-            self.trace_rules(&mut seen, best.map(|(_, i)| i), trunk, p, pin, tr);
+                    let e = &*layer.rules[idx as usize];
+                    let rank = e.rank(wildcard, n.matched(), k.matched());
+                    let ok = pin_allows(e.rule.pin(), pin);
+                    if ok && best.is_none_or(|(b, _)| rank < b) {
+                        best = Some((rank, e));
+                    }
+                    if tr.on() {
+                        match seen.iter_mut().find(|(x, _, _)| std::ptr::eq(*x, e)) {
+                            Some(s) if rank < s.1 => s.1 = rank,
+                            Some(_) => {}
+                            None => seen.push((e, rank, ok)),
+                        }
+                    }
+                });
         }
-        best.map(|(rank, idx)| (idx, rank))
+        if tr.on() {
+            self.trace_rules(&mut seen, best.map(|(_, e)| e), trunk, p, pin, tr);
+        }
+        best.map(|(rank, e)| (e, rank))
     }
 
     fn trace_rules(
         &self,
-        seen: &mut [(u32, RuleRank, bool)],
-        winner: Option<u32>,
-        trunk: Option<u32>,
+        seen: &mut [(&RuleEntry, RuleRank<'_>, bool)],
+        winner: Option<&RuleEntry>,
+        trunk: Option<&TrunkEntry>,
         p: &Prepared<'_>,
         pin: Pin<'_>,
         tr: &mut Tracer<'_>,
     ) {
         seen.sort_by_key(|(_, rank, _)| *rank);
-        for &(idx, rank, ok) in seen.iter() {
-            let r = &self.rules[idx as usize];
-            let c = &self.crules[idx as usize];
+        for &(e, rank, ok) in seen.iter() {
+            let (r, c) = (&e.rule, &e.compiled);
             let scope = if rank.wildcard {
                 "all trunks"
             } else {
@@ -185,7 +235,7 @@ impl Snapshot {
                 }
                 parts.join(", ")
             };
-            if Some(idx) == winner {
+            if winner.is_some_and(|w| std::ptr::eq(w, e)) {
                 tr.push(
                     Stage::Rule,
                     &r.id,
@@ -228,7 +278,7 @@ impl Snapshot {
         }
         if winner.is_none() {
             let on = trunk.map_or("calls without a trunk".to_string(), |t| {
-                format!("trunk {}", self.trunks[t as usize].id)
+                format!("trunk {}", t.trunk.id)
             });
             tr.push(Stage::Rule, "", "", StepResult::Info, "no_rule", || {
                 format!(

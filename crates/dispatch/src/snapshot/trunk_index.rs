@@ -8,15 +8,16 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::Arc;
 
+use super::entry::TrunkEntry;
 use crate::address::{AddressFilter, mask};
-use crate::model::Trunk;
 use crate::number::NumberPattern;
 use crate::validate::CompiledTrunk;
 
 /// Trunks of one bucket that share the caller condition, split by address condition.
 #[derive(Debug, Default)]
-pub(super) struct AddrGroup {
+pub(crate) struct AddrGroup {
     by_ip: HashMap<IpAddr, Vec<u32>>,
     /// (prefix length, is IPv4, masked network → trunks)
     by_net: Vec<(u8, bool, HashMap<IpAddr, Vec<u32>>)>,
@@ -81,10 +82,11 @@ impl AddrGroup {
 
 /// All trunks of one called-number key.
 #[derive(Debug, Default)]
-pub(super) struct Bucket {
+pub(crate) struct Bucket {
     by_caller: HashMap<Box<str>, AddrGroup>,
     any_caller: AddrGroup,
-    /// Every trunk in the bucket, for tracing.
+    /// Every trunk in the bucket, most specific first (caller filter, address filter, id):
+    /// the order the slow paths (tracing, hidden entries, conflict checks) walk.
     pub all: Vec<u32>,
 }
 
@@ -103,7 +105,7 @@ impl Bucket {
         }
     }
 
-    fn finish(&mut self) {
+    fn finish(&mut self, compiled: &[Arc<TrunkEntry>]) {
         let sort = |g: &mut AddrGroup| {
             g.open.sort_unstable();
             g.open.dedup();
@@ -124,6 +126,10 @@ impl Bucket {
         }
         self.all.sort_unstable();
         self.all.dedup();
+        self.all.sort_by_key(|&i| {
+            let c = &compiled[i as usize].compiled;
+            (c.allowed_numbers.is_empty(), c.addresses.is_empty(), i)
+        });
     }
 
     fn lookup(&self, caller: &str, source: Option<IpAddr>, host_lower: &str) -> Option<u32> {
@@ -136,7 +142,7 @@ impl Bucket {
 
 /// Called-number buckets for all trunks.
 #[derive(Debug, Default)]
-pub(super) struct TrunkIndex {
+pub(crate) struct TrunkIndex {
     exact: HashMap<Box<str>, Bucket>,
     prefix: HashMap<Box<str>, Bucket>,
     /// Distinct pattern prefix lengths, longest first.
@@ -146,16 +152,17 @@ pub(super) struct TrunkIndex {
 
 /// Which bucket a candidate came from, best first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum BucketKey<'a> {
+pub(crate) enum BucketKey<'a> {
     Exact,
     Prefix(&'a str),
     Wildcard,
 }
 
 impl TrunkIndex {
-    pub fn build(trunks: &[Trunk], compiled: &[CompiledTrunk]) -> TrunkIndex {
+    pub fn build(trunks: &[Arc<TrunkEntry>]) -> TrunkIndex {
         let mut ix = TrunkIndex::default();
-        for (i, (_, c)) in trunks.iter().zip(compiled).enumerate() {
+        for (i, entry) in trunks.iter().enumerate() {
+            let c = &entry.compiled;
             let idx = i as u32;
             if c.numbers.is_empty() {
                 ix.wildcard.insert(idx, c);
@@ -180,9 +187,9 @@ impl TrunkIndex {
             }
         }
         ix.prefix_lens.sort_unstable_by(|a, b| b.cmp(a));
-        ix.wildcard.finish();
+        ix.wildcard.finish(trunks);
         for b in ix.exact.values_mut().chain(ix.prefix.values_mut()) {
-            b.finish();
+            b.finish(trunks);
         }
         ix
     }
@@ -203,27 +210,47 @@ impl TrunkIndex {
             .chain(std::iter::once((BucketKey::Wildcard, &self.wildcard)))
     }
 
-    pub(super) fn exact_bucket(&self, number: &str) -> Option<&Bucket> {
+    pub(crate) fn exact_bucket(&self, number: &str) -> Option<&Bucket> {
         self.exact.get(number)
     }
 
-    pub(super) fn prefix_bucket(&self, prefix: &str) -> Option<&Bucket> {
+    pub(crate) fn prefix_bucket(&self, prefix: &str) -> Option<&Bucket> {
         self.prefix.get(prefix)
     }
 
-    pub(super) fn wildcard_bucket(&self) -> &Bucket {
+    pub(crate) fn wildcard_bucket(&self) -> &Bucket {
         &self.wildcard
     }
 
-    /// The winning trunk index for the call, if any trunk admits it.
+    /// The winning trunk index for the call among those `visible` admits, if any.
+    /// The hash lookups answer when their winner is visible; otherwise the bucket is
+    /// walked in specificity order (only while a newer layer hides the winner).
     pub fn lookup(
         &self,
+        trunks: &[Arc<TrunkEntry>],
         called: &str,
         caller: &str,
         source: Option<IpAddr>,
         host_lower: &str,
+        visible: impl Fn(u32) -> bool,
     ) -> Option<u32> {
-        self.buckets(called)
-            .find_map(|(_, b)| b.lookup(caller, source, host_lower))
+        for (_, b) in self.buckets(called) {
+            match b.lookup(caller, source, host_lower) {
+                None => continue,
+                Some(i) if visible(i) => return Some(i),
+                Some(_) => {
+                    let admitted = b.all.iter().copied().find(|&i| {
+                        let c = &trunks[i as usize].compiled;
+                        visible(i)
+                            && c.caller_allowed(caller)
+                            && c.address_allowed(source, host_lower)
+                    });
+                    if admitted.is_some() {
+                        return admitted;
+                    }
+                }
+            }
+        }
+        None
     }
 }
