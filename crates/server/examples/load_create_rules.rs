@@ -1,7 +1,9 @@
 //! Load tool: creates N dispatch rules through the Twirp API with C concurrent clients and
 //! reports the rate. Bounded in count; targets the given URL (use loopback).
 //!
-//! usage: load_create_rules URL API_KEY API_SECRET [COUNT=10000] [CONCURRENCY=16]
+//! usage: load_create_rules URL API_KEY API_SECRET [COUNT=10000] [CONCURRENCY=16] [FIRST=0]
+//!
+//! Rule i filters on the called number +1999 followed by i in 7 digits, starting at FIRST.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -22,6 +24,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     let count: usize = args.get(4).map_or(Ok(10_000), |s| s.parse())?;
     let concurrency: usize = args.get(5).map_or(Ok(16), |s| s.parse())?;
+    let first: usize = args.get(6).map_or(Ok(0), |s| s.parse())?;
     let _ = rustls::crypto::ring::default_provider().install_default();
     let token = AccessToken::with_api_key(&args[2], &args[3])
         .with_ttl(Duration::from_secs(3600))
@@ -46,10 +49,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= count {
+                let n = next.fetch_add(1, Ordering::Relaxed);
+                if n >= count {
                     break;
                 }
+                let i = first + n;
                 // Distinct called-number filters keep every rule conflict-free.
                 let body = serde_json::json!({"dispatch_rule": {
                     "name": format!("load-{i}"),

@@ -244,9 +244,11 @@ impl ConfigService {
     }
 
     /// Picks up writes made by other nodes sharing the store. Cheap when nothing changed.
+    /// The version is read under the writer lock: read outside it, a local write landing
+    /// in between would look like another node's and force a needless full reload.
     pub async fn refresh(&self) -> Result<bool, ServiceError> {
-        let current = self.store.version().await.map_err(store_error)?;
         let mut w = self.writer.lock().await;
+        let current = self.store.version().await.map_err(store_error)?;
         if current == w.catalog.version {
             return Ok(false);
         }
