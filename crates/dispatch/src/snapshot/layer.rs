@@ -1,7 +1,7 @@
 //! One immutable, indexed layer of a snapshot: trunks, rules and policies with their
 //! indexes. A snapshot is a large base layer plus a small delta layer of recent writes.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::sync::Arc;
 
 use super::entry::{RuleEntry, TrunkEntry};
@@ -15,8 +15,6 @@ pub(crate) struct Layer {
     pub trunks: Vec<Arc<TrunkEntry>>,
     /// Ascending id order.
     pub rules: Vec<Arc<RuleEntry>>,
-    pub trunk_by_id: HashMap<String, u32>,
-    pub rule_by_id: HashMap<String, u32>,
     /// Conflict key → the first rule (by id) claiming it.
     pub rule_keys: HashMap<Arc<str>, u32>,
     /// Route policies by rule id.
@@ -35,17 +33,7 @@ impl Layer {
         trunks.dedup_by(|a, b| a.trunk.id == b.trunk.id);
         rules.sort_by(|a, b| a.rule.id.cmp(&b.rule.id));
         rules.dedup_by(|a, b| a.rule.id == b.rule.id);
-        let trunk_by_id = trunks
-            .iter()
-            .enumerate()
-            .map(|(i, t)| (t.trunk.id.clone(), i as u32))
-            .collect();
-        let rule_by_id = rules
-            .iter()
-            .enumerate()
-            .map(|(i, r)| (r.rule.id.clone(), i as u32))
-            .collect();
-        let mut rule_keys = HashMap::with_capacity(rules.len());
+        let mut rule_keys = HashMap::with_capacity_and_hasher(rules.len(), Default::default());
         for (i, r) in rules.iter().enumerate() {
             for k in &r.keys {
                 rule_keys.entry(k.clone()).or_insert(i as u32);
@@ -56,13 +44,27 @@ impl Layer {
         Layer {
             trunks,
             rules,
-            trunk_by_id,
-            rule_by_id,
             rule_keys,
             policies,
             trunk_index,
             rule_index,
         }
+    }
+
+    /// Where the trunk with this id sits (the vectors are sorted by id).
+    pub fn trunk_position(&self, id: &str) -> Option<u32> {
+        self.trunks
+            .binary_search_by(|t| t.trunk.id.as_str().cmp(id))
+            .ok()
+            .map(|i| i as u32)
+    }
+
+    /// Where the rule with this id sits.
+    pub fn rule_position(&self, id: &str) -> Option<u32> {
+        self.rules
+            .binary_search_by(|r| r.rule.id.as_str().cmp(id))
+            .ok()
+            .map(|i| i as u32)
     }
 
     pub fn len(&self) -> usize {

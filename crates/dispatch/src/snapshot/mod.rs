@@ -27,6 +27,8 @@ pub(crate) mod select;
 mod trunk_index;
 
 use std::collections::{HashMap, HashSet};
+
+use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
 use crate::model::{Config, RouterOptions, Rule, Trunk};
@@ -112,7 +114,7 @@ impl Snapshot {
             })
             .collect();
         let rule_ids: HashSet<&str> = rules.iter().map(|r| r.rule.id.as_str()).collect();
-        let mut compiled_policies = HashMap::new();
+        let mut compiled_policies = FxHashMap::default();
         for p in policies {
             if !rule_ids.contains(p.rule_id.as_str()) {
                 warnings.push(format!(
@@ -180,7 +182,7 @@ impl Snapshot {
         for change in changes {
             match change {
                 ConfigChange::PutTrunk(t) => {
-                    if let Some(&i) = self.base.trunk_by_id.get(&t.id) {
+                    if let Some(i) = self.base.trunk_position(&t.id) {
                         hidden_trunks.insert(i);
                     }
                     match TrunkEntry::new(t.clone()) {
@@ -194,13 +196,13 @@ impl Snapshot {
                     }
                 }
                 ConfigChange::DeleteTrunk(id) => {
-                    if let Some(&i) = self.base.trunk_by_id.get(id) {
+                    if let Some(i) = self.base.trunk_position(id) {
                         hidden_trunks.insert(i);
                     }
                     trunks.remove(id);
                 }
                 ConfigChange::PutRule(r) => {
-                    if let Some(&i) = self.base.rule_by_id.get(&r.id) {
+                    if let Some(i) = self.base.rule_position(&r.id) {
                         hidden_rules.insert(i);
                     }
                     match RuleEntry::new(r.clone()) {
@@ -214,7 +216,7 @@ impl Snapshot {
                     }
                 }
                 ConfigChange::DeleteRule(id) => {
-                    if let Some(&i) = self.base.rule_by_id.get(id) {
+                    if let Some(i) = self.base.rule_position(id) {
                         hidden_rules.insert(i);
                     }
                     rules.remove(id);
@@ -261,7 +263,7 @@ impl Snapshot {
                 .map(|(_, r)| r.clone());
             let all_trunks: Vec<_> = visible_base_trunks.chain(trunks.into_values()).collect();
             let all_rules: Vec<_> = visible_base_rules.chain(rules.into_values()).collect();
-            let mut all_policies: HashMap<String, Arc<CompiledPolicy>> = self
+            let mut all_policies: FxHashMap<String, Arc<CompiledPolicy>> = self
                 .base
                 .policies
                 .iter()
@@ -314,12 +316,11 @@ impl Snapshot {
         visible(
             &self.delta,
             &self.base,
-            |l| l.trunk_by_id.get(id).map(|&i| &*l.trunks[i as usize]),
+            |l| l.trunk_position(id).map(|i| &*l.trunks[i as usize]),
             || {
                 self.base
-                    .trunk_by_id
-                    .get(id)
-                    .is_some_and(|i| self.hidden_trunks.contains(i))
+                    .trunk_position(id)
+                    .is_some_and(|i| self.hidden_trunks.contains(&i))
             },
         )
     }
@@ -328,12 +329,11 @@ impl Snapshot {
         visible(
             &self.delta,
             &self.base,
-            |l| l.rule_by_id.get(id).map(|&i| &*l.rules[i as usize]),
+            |l| l.rule_position(id).map(|i| &*l.rules[i as usize]),
             || {
                 self.base
-                    .rule_by_id
-                    .get(id)
-                    .is_some_and(|i| self.hidden_rules.contains(i))
+                    .rule_position(id)
+                    .is_some_and(|i| self.hidden_rules.contains(&i))
             },
         )
     }

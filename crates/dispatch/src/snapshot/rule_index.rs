@@ -1,28 +1,59 @@
 //! Dispatch-rule lookup by (trunk scope, called-number key, caller key).
 //!
 //! Every rule is filed under each combination of its scopes (its trunks, or the wildcard
-//! scope 0) and its number-filter entries (an exact normalized number, a pattern prefix, or
-//! "any" when the filter is empty). A call probes the keys that could apply to it: its
-//! exact numbers, the prefixes of the lengths in use, and "any" — a count bounded by the
-//! pattern lengths in use, not by the number of rules. Number strings are interned to
-//! integers once, at build time.
+//! scope) and its number-filter entries (an exact normalized number, a pattern prefix, or
+//! "any" when the filter is empty). Keys are 64-bit hashes computed from the strings, so a
+//! lookup costs no memory access before the probe itself; a call probes only the keys
+//! that could apply to it (its number, its prefixes of the lengths in use, "any") and only
+//! the key shapes the scope actually has rules for — a count bounded by the pattern lengths
+//! in use, not by the number of rules. Because keys are hashes, every candidate is checked
+//! against the rule's real filters before it is offered, so a collision can never route a
+//! call to a rule that does not match it.
 
-use std::collections::HashMap;
-
+use std::hash::Hasher;
 use std::sync::Arc;
+
+use rustc_hash::FxHashMap as HashMap;
+use rustc_hash::FxHasher;
+use smallvec::SmallVec;
 
 use super::entry::RuleEntry;
 use crate::number::{NumberMatch, NumberPattern};
+
+/// The keys one number probes: rarely more than a handful.
+type Keys = SmallVec<[NumKey; 6]>;
+
+/// The scope of rules with empty `trunk_ids`. Trunk scopes are hashes with the low bit set.
+const WILDCARD: u64 = 0;
+
+fn hash(tag: u8, s: &str) -> u64 {
+    let mut h = FxHasher::default();
+    h.write_u8(tag);
+    h.write(s.as_bytes());
+    h.finish()
+}
+
+fn scope_of(trunk_id: &str) -> u64 {
+    hash(b's', trunk_id) | 1
+}
 
 /// A number-filter key: any (empty filter), an exact number, or a pattern prefix.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum NumKey {
     Any,
-    Exact(u32),
-    Prefix(u32, u32),
+    Exact(u64),
+    Prefix(u64, u32),
 }
 
 impl NumKey {
+    fn exact(n: &str) -> NumKey {
+        NumKey::Exact(hash(b'e', n))
+    }
+
+    fn prefix(p: &str) -> NumKey {
+        NumKey::Prefix(hash(b'p', p), p.len() as u32)
+    }
+
     /// How a number matched under this key (`None` for an empty filter).
     pub fn matched(self) -> Option<NumberMatch> {
         match self {
@@ -31,42 +62,96 @@ impl NumKey {
             NumKey::Prefix(_, len) => Some(NumberMatch::prefix(len as usize)),
         }
     }
+
+    /// Whether a rule filed under this key really matches `number` with `list`.
+    fn holds(self, list: &[NumberPattern], number: &str) -> bool {
+        match self {
+            NumKey::Any => list.is_empty(),
+            NumKey::Exact(_) => list
+                .iter()
+                .any(|p| matches!(p, NumberPattern::Exact(e) if e == number)),
+            NumKey::Prefix(_, len) => list.iter().any(|p| {
+                matches!(p, NumberPattern::Prefix(pre) if pre.len() == len as usize && number.starts_with(pre.as_str()))
+            }),
+        }
+    }
+
+    /// 0 any, 1 exact, 2 prefix: the key's shape, for the per-scope masks.
+    fn shape(self) -> u16 {
+        match self {
+            NumKey::Any => 0,
+            NumKey::Exact(_) => 1,
+            NumKey::Prefix(..) => 2,
+        }
+    }
+
+    /// The mask bit of a (called-number key, caller key) shape combination.
+    fn combo(n: NumKey, k: NumKey) -> u16 {
+        1 << (n.shape() * 3 + k.shape())
+    }
 }
 
 #[derive(Debug, Default)]
 pub(crate) struct RuleIndex {
-    map: HashMap<(u32, NumKey, NumKey), Vec<u32>>,
-    /// Trunk ids named by rules → scope numbers (0 is the wildcard scope).
-    scopes: HashMap<Box<str>, u32>,
-    exact_ids: HashMap<Box<str>, u32>,
-    prefix_ids: HashMap<Box<str>, u32>,
+    map: HashMap<(u64, NumKey, NumKey), SmallVec<[u32; 2]>>,
+    /// Per scope, which key shape combinations have rules ([`NumKey::combo`] bits): a
+    /// lookup probes only those, and skips scopes without rules.
+    shapes: HashMap<u64, u16>,
     numbers_prefix_lens: Vec<usize>,
     inbound_prefix_lens: Vec<usize>,
+    /// Pattern prefixes in use (hashes): small enough to stay in cache, so a call probes
+    /// the big map only for prefixes some rule has.
+    prefixes: rustc_hash::FxHashSet<u64>,
+}
+
+fn keys_for(
+    list: &[NumberPattern],
+    lens: &mut Vec<usize>,
+    prefixes: &mut rustc_hash::FxHashSet<u64>,
+) -> Keys {
+    if list.is_empty() {
+        return SmallVec::from_elem(NumKey::Any, 1);
+    }
+    list.iter()
+        .map(|p| match p {
+            NumberPattern::Exact(e) => NumKey::exact(e),
+            NumberPattern::Prefix(pre) => {
+                if !lens.contains(&pre.len()) {
+                    lens.push(pre.len());
+                }
+                let key = NumKey::prefix(pre);
+                if let NumKey::Prefix(h, _) = key {
+                    prefixes.insert(h);
+                }
+                key
+            }
+        })
+        .collect()
 }
 
 impl RuleIndex {
     pub fn build(rules: &[Arc<RuleEntry>]) -> RuleIndex {
         let mut ix = RuleIndex::default();
+        ix.map.reserve(rules.len());
         for (i, entry) in rules.iter().enumerate() {
             let (r, c) = (&entry.rule, &entry.compiled);
-            let mut rule_scopes: Vec<u32> = if r.trunk_ids.is_empty() {
-                vec![0]
+            let mut scopes: SmallVec<[u64; 2]> = if r.trunk_ids.is_empty() {
+                SmallVec::from_elem(WILDCARD, 1)
             } else {
-                r.trunk_ids
-                    .iter()
-                    .map(|t| {
-                        let next = ix.scopes.len() as u32 + 1;
-                        *ix.scopes.entry(t.as_str().into()).or_insert(next)
-                    })
-                    .collect()
+                r.trunk_ids.iter().map(|t| scope_of(t)).collect()
             };
-            rule_scopes.sort_unstable();
-            rule_scopes.dedup();
-            let num_keys = ix.keys_for(&c.numbers, true);
-            let inb_keys = ix.keys_for(&c.inbound_numbers, false);
-            for &s in &rule_scopes {
+            scopes.sort_unstable();
+            scopes.dedup();
+            let num_keys = keys_for(&c.numbers, &mut ix.numbers_prefix_lens, &mut ix.prefixes);
+            let inb_keys = keys_for(
+                &c.inbound_numbers,
+                &mut ix.inbound_prefix_lens,
+                &mut ix.prefixes,
+            );
+            for &s in &scopes {
                 for &n in &num_keys {
                     for &k in &inb_keys {
+                        *ix.shapes.entry(s).or_default() |= NumKey::combo(n, k);
                         ix.map.entry((s, n, k)).or_default().push(i as u32);
                     }
                 }
@@ -77,68 +162,110 @@ impl RuleIndex {
         ix
     }
 
-    fn keys_for(&mut self, list: &[NumberPattern], numbers: bool) -> Vec<NumKey> {
-        if list.is_empty() {
-            return vec![NumKey::Any];
-        }
-        list.iter()
-            .map(|p| match p {
-                NumberPattern::Exact(e) => {
-                    let next = self.exact_ids.len() as u32;
-                    NumKey::Exact(*self.exact_ids.entry(e.as_str().into()).or_insert(next))
-                }
-                NumberPattern::Prefix(pre) => {
-                    let next = self.prefix_ids.len() as u32;
-                    let id = *self.prefix_ids.entry(pre.as_str().into()).or_insert(next);
-                    let lens = if numbers {
-                        &mut self.numbers_prefix_lens
-                    } else {
-                        &mut self.inbound_prefix_lens
-                    };
-                    if !lens.contains(&pre.len()) {
-                        lens.push(pre.len());
-                    }
-                    NumKey::Prefix(id, pre.len() as u32)
-                }
-            })
-            .collect()
-    }
-
-    /// The keys a normalized number can be filed under, "any" included.
-    fn probe_keys(&self, number: &str, lens: &[usize], out: &mut Vec<NumKey>) {
-        out.clear();
+    /// The keys a normalized number can be filed under: "any", then the exact and prefix
+    /// keys when `exact` / `prefix` say such keys are in use.
+    fn probe_keys(&self, number: &str, lens: &[usize], exact: bool, prefix: bool) -> Keys {
+        let mut out = Keys::new();
         out.push(NumKey::Any);
-        if let Some(&id) = self.exact_ids.get(number) {
-            out.push(NumKey::Exact(id));
+        if exact {
+            out.push(NumKey::exact(number));
         }
-        for &len in lens {
-            if let Some(&id) = number.get(..len).and_then(|p| self.prefix_ids.get(p)) {
-                out.push(NumKey::Prefix(id, len as u32));
+        if prefix {
+            for &len in lens {
+                if let Some(key @ NumKey::Prefix(h, _)) = number.get(..len).map(NumKey::prefix)
+                    && self.prefixes.contains(&h)
+                {
+                    out.push(key);
+                }
             }
         }
+        out
+    }
+
+    /// Whether the rule filed under these keys really matches the call (keys are hashes).
+    pub fn holds(
+        e: &RuleEntry,
+        trunk_id: Option<&str>,
+        wildcard: bool,
+        n: NumKey,
+        k: NumKey,
+        called: &str,
+        caller: &str,
+    ) -> bool {
+        let in_scope = if wildcard {
+            e.rule.trunk_ids.is_empty()
+        } else {
+            trunk_id.is_some_and(|t| e.rule.trunk_ids.iter().any(|x| x == t))
+        };
+        in_scope
+            && n.holds(&e.compiled.numbers, called)
+            && k.holds(&e.compiled.inbound_numbers, caller)
     }
 
     /// Calls `visit(rule, scope_is_wildcard, numbers_key, inbound_key)` for every rule filed
-    /// under a key that applies to the call.
+    /// under a key that applies to the call. With `verify`, only rules whose filters really
+    /// match are offered; without it, the caller must check its pick with [`Self::holds`]
+    /// (a 64-bit hash collision is possible in principle, never in practice).
     pub fn candidates(
         &self,
+        rules: &[Arc<RuleEntry>],
+        verify: bool,
         trunk_id: Option<&str>,
         called: &str,
         caller: &str,
         mut visit: impl FnMut(u32, bool, NumKey, NumKey),
     ) {
-        let mut num_keys = Vec::with_capacity(4);
-        let mut inb_keys = Vec::with_capacity(4);
-        self.probe_keys(called, &self.numbers_prefix_lens, &mut num_keys);
-        self.probe_keys(caller, &self.inbound_prefix_lens, &mut inb_keys);
-        let trunk_scope = trunk_id.and_then(|t| self.scopes.get(t).copied());
-        let scopes = trunk_scope.into_iter().chain(std::iter::once(0));
-        for s in scopes {
+        let mut scopes: SmallVec<[(u64, u16); 2]> = SmallVec::new();
+        for s in trunk_id
+            .map(scope_of)
+            .into_iter()
+            .chain(std::iter::once(WILDCARD))
+        {
+            if let Some(&mask) = self.shapes.get(&s) {
+                scopes.push((s, mask));
+            }
+        }
+        let union = scopes.iter().fold(0u16, |m, (_, s)| m | s);
+        if union == 0 {
+            return;
+        }
+        // Bits of combinations whose called-number key is exact (0b111 << 3) or a prefix
+        // (0b111 << 6); whose caller key is exact (0b010_010_010) or a prefix (0b100_100_100).
+        let num_keys = self.probe_keys(
+            called,
+            &self.numbers_prefix_lens,
+            union & (0b111 << 3) != 0,
+            union & (0b111 << 6) != 0,
+        );
+        let inb_keys = self.probe_keys(
+            caller,
+            &self.inbound_prefix_lens,
+            union & 0b010_010_010 != 0,
+            union & 0b100_100_100 != 0,
+        );
+        for &(s, mask) in &scopes {
             for &n in &num_keys {
                 for &k in &inb_keys {
-                    if let Some(list) = self.map.get(&(s, n, k)) {
-                        for &r in list {
-                            visit(r, s == 0, n, k);
+                    if mask & NumKey::combo(n, k) == 0 {
+                        continue;
+                    }
+                    let Some(list) = self.map.get(&(s, n, k)) else {
+                        continue;
+                    };
+                    for &i in list {
+                        let wildcard = s == WILDCARD;
+                        if !verify
+                            || Self::holds(
+                                &rules[i as usize],
+                                trunk_id,
+                                wildcard,
+                                n,
+                                k,
+                                called,
+                                caller,
+                            )
+                        {
+                            visit(i, wildcard, n, k);
                         }
                     }
                 }

@@ -10,6 +10,9 @@ use crate::decision::{Stage, StepResult, Tracer};
 use crate::number::best_match;
 use crate::rank::RuleRank;
 
+/// How many dropped trunks an explain trace lists by name; the rest are counted.
+const MAX_TRACED_DROPS: usize = 20;
+
 /// Whether a rule with PIN `rule_pin` survives the PIN filter (SPEC §4).
 pub(crate) fn pin_allows(rule_pin: &str, pin: Pin<'_>) -> bool {
     match pin {
@@ -88,15 +91,17 @@ impl Snapshot {
         p: &Prepared<'_>,
         tr: &mut Tracer<'_>,
     ) -> Option<&TrunkEntry> {
-        // (entry, how the number matched, dropped because)
-        let mut seen: Vec<(&TrunkEntry, String, Option<&'static str>)> = Vec::new();
+        // (entry, how the number matched: index into `hows`, dropped because)
+        let mut seen: Vec<(&TrunkEntry, usize, Option<&'static str>)> = Vec::new();
+        let mut hows: Vec<String> = Vec::new();
         for (is_base, layer) in self.layers() {
             for (key, bucket) in layer.trunk_index.buckets(&p.called) {
-                let how = match key {
+                hows.push(match key {
                     BucketKey::Exact => format!("lists {} exactly", p.called),
                     BucketKey::Prefix(pre) => format!("pattern {pre}* matches {}", p.called),
                     BucketKey::Wildcard => "wildcard trunk (no numbers)".to_string(),
-                };
+                });
+                let how = hows.len() - 1;
                 for &i in &bucket.all {
                     if !self.trunk_visible(is_base, i) {
                         continue;
@@ -109,7 +114,7 @@ impl Snapshot {
                     } else {
                         None
                     };
-                    seen.push((e, how.clone(), dropped));
+                    seen.push((e, how, dropped));
                 }
             }
         }
@@ -118,8 +123,18 @@ impl Snapshot {
             .iter()
             .find(|(_, _, d)| d.is_none())
             .map(|(e, _, _)| *e);
+        let mut dropped_listed = 0usize;
+        let mut dropped_unlisted = 0usize;
         for (e, how, dropped) in &seen {
             let t = &e.trunk;
+            let how = &hows[*how];
+            if dropped.is_some() {
+                if dropped_listed == MAX_TRACED_DROPS {
+                    dropped_unlisted += 1;
+                    continue;
+                }
+                dropped_listed += 1;
+            }
             match dropped {
                 Some("caller_not_allowed") => tr.push(Stage::Trunk, &t.id, &t.name, StepResult::Dropped, "caller_not_allowed", || {
                     format!("{how}, but caller {} is not in allowed_numbers", p.caller)
@@ -148,6 +163,13 @@ impl Snapshot {
                 }),
             }
         }
+        if dropped_unlisted > 0 {
+            tr.push(Stage::Trunk, "", "", StepResult::Info, "more_dropped", || {
+                format!(
+                    "{dropped_unlisted} more trunks serve this number but not this caller or source (not listed)"
+                )
+            });
+        }
         if winner.is_none() {
             tr.push(Stage::Trunk, "", "", StepResult::Info, "no_trunk", || {
                 format!(
@@ -159,7 +181,9 @@ impl Snapshot {
         winner
     }
 
-    /// The winning rule for the call on `trunk`, with its rank.
+    /// The winning rule for the call on `trunk`, with its rank. The index keys are hashes:
+    /// the fast pass checks only its winner against the real filters, and a (practically
+    /// impossible) collision falls back to a pass that checks every candidate.
     pub(crate) fn select_rule(
         &self,
         trunk: Option<&TrunkEntry>,
@@ -167,16 +191,58 @@ impl Snapshot {
         pin: Pin<'_>,
         tr: &mut Tracer<'_>,
     ) -> Option<(&RuleEntry, RuleRank<'_>)> {
+        if !tr.on() {
+            let (best, keys) = self.best_rule(trunk, p, pin, false, tr);
+            let verified = match (best, keys) {
+                (Some((_, e)), Some((wildcard, n, k))) => super::rule_index::RuleIndex::holds(
+                    e,
+                    trunk.map(|t| t.trunk.id.as_str()),
+                    wildcard,
+                    n,
+                    k,
+                    &p.called,
+                    &p.caller,
+                ),
+                _ => true,
+            };
+            if verified {
+                return best.map(|(rank, e)| (e, rank));
+            }
+        }
+        self.best_rule(trunk, p, pin, true, tr)
+            .0
+            .map(|(rank, e)| (e, rank))
+    }
+
+    /// One pass over the candidates of both layers: the best one, and the keys it was
+    /// found under.
+    #[allow(clippy::type_complexity)]
+    fn best_rule(
+        &self,
+        trunk: Option<&TrunkEntry>,
+        p: &Prepared<'_>,
+        pin: Pin<'_>,
+        verify: bool,
+        tr: &mut Tracer<'_>,
+    ) -> (
+        Option<(RuleRank<'_>, &RuleEntry)>,
+        Option<(bool, super::rule_index::NumKey, super::rule_index::NumKey)>,
+    ) {
         let trunk_id = trunk.map(|t| t.trunk.id.as_str());
         let mut best: Option<(RuleRank<'_>, &RuleEntry)> = None;
+        let mut best_keys = None;
         let mut seen: Vec<(&RuleEntry, RuleRank<'_>, bool)> = Vec::new();
         for (is_base, layer) in self.layers() {
             if layer.rules.is_empty() {
                 continue;
             }
-            layer
-                .rule_index
-                .candidates(trunk_id, &p.called, &p.caller, |idx, wildcard, n, k| {
+            layer.rule_index.candidates(
+                &layer.rules,
+                verify || tr.on(),
+                trunk_id,
+                &p.called,
+                &p.caller,
+                |idx, wildcard, n, k| {
                     if !self.rule_visible(is_base, idx) {
                         return;
                     }
@@ -185,6 +251,7 @@ impl Snapshot {
                     let ok = pin_allows(e.rule.pin(), pin);
                     if ok && best.is_none_or(|(b, _)| rank < b) {
                         best = Some((rank, e));
+                        best_keys = Some((wildcard, n, k));
                     }
                     if tr.on() {
                         match seen.iter_mut().find(|(x, _, _)| std::ptr::eq(*x, e)) {
@@ -193,12 +260,13 @@ impl Snapshot {
                             None => seen.push((e, rank, ok)),
                         }
                     }
-                });
+                },
+            );
         }
         if tr.on() {
             self.trace_rules(&mut seen, best.map(|(_, e)| e), trunk, p, pin, tr);
         }
-        best.map(|(rank, e)| (e, rank))
+        (best, best_keys)
     }
 
     fn trace_rules(

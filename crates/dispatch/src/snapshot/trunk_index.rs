@@ -6,7 +6,7 @@
 //! network per CIDR length, and by From host. The most specific trunk that passes wins,
 //! lowest id among equals.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -47,7 +47,7 @@ impl AddrGroup {
                     {
                         Some(p) => p,
                         None => {
-                            self.by_net.push((*len, v4, HashMap::new()));
+                            self.by_net.push((*len, v4, HashMap::default()));
                             self.by_net.len() - 1
                         }
                     };
