@@ -91,9 +91,52 @@ impl NumKey {
     }
 }
 
+/// A rule as filed in the index: its position, and what ranking needs of it, so that
+/// candidates are ranked without reading the rules themselves.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Cand {
+    pub idx: u32,
+    /// Position in the layer's (room name or prefix, id) order: the final tie-breakers.
+    pub order: u32,
+    /// No PIN.
+    pub open: bool,
+    pub numbers_empty: bool,
+    pub inbound_empty: bool,
+    /// Direct 0, Individual 1, Callee 2.
+    pub kind: u8,
+}
+
+/// [`crate::rank::RuleRank`] with the tie-breaking strings replaced by the layer-local
+/// order: the same order within one layer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct FastRank {
+    wildcard: bool,
+    number_score: u16,
+    numbers: NumberMatch,
+    inbound: NumberMatch,
+    open: bool,
+    kind: u8,
+    order: u32,
+}
+
+impl Cand {
+    pub fn rank(&self, wildcard: bool, n: NumKey, k: NumKey) -> FastRank {
+        FastRank {
+            wildcard,
+            number_score: crate::rank::number_score(self.numbers_empty, self.inbound_empty),
+            numbers: n.matched().unwrap_or(NumberMatch::Exact),
+            inbound: k.matched().unwrap_or(NumberMatch::Exact),
+            open: self.open,
+            kind: self.kind,
+            order: self.order,
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct RuleIndex {
-    map: HashMap<(u64, NumKey, NumKey), SmallVec<[u32; 2]>>,
+    /// Filings by (scope, called key, caller key).
+    map: HashMap<(u64, NumKey, NumKey), SmallVec<[Cand; 2]>>,
     /// Per scope, which key shape combinations have rules ([`NumKey::combo`] bits): a
     /// lookup probes only those, and skips scopes without rules.
     shapes: HashMap<u64, u16>,
@@ -133,6 +176,15 @@ impl RuleIndex {
     pub fn build(rules: &[Arc<RuleEntry>]) -> RuleIndex {
         let mut ix = RuleIndex::default();
         ix.map.reserve(rules.len());
+        let mut by_room: Vec<u32> = (0..rules.len() as u32).collect();
+        by_room.sort_by(|&a, &b| {
+            let (a, b) = (&rules[a as usize].rule, &rules[b as usize].rule);
+            a.room_key().cmp(b.room_key()).then_with(|| a.id.cmp(&b.id))
+        });
+        let mut order = vec![0u32; rules.len()];
+        for (pos, &i) in by_room.iter().enumerate() {
+            order[i as usize] = pos as u32;
+        }
         for (i, entry) in rules.iter().enumerate() {
             let (r, c) = (&entry.rule, &entry.compiled);
             let mut scopes: SmallVec<[u64; 2]> = if r.trunk_ids.is_empty() {
@@ -148,11 +200,19 @@ impl RuleIndex {
                 &mut ix.inbound_prefix_lens,
                 &mut ix.prefixes,
             );
+            let cand = Cand {
+                idx: i as u32,
+                order: order[i],
+                open: r.pin().is_empty(),
+                numbers_empty: c.numbers.is_empty(),
+                inbound_empty: c.inbound_numbers.is_empty(),
+                kind: r.kind.as_ref().map_or(u8::MAX, |k| k.rank() as u8),
+            };
             for &s in &scopes {
                 for &n in &num_keys {
                     for &k in &inb_keys {
                         *ix.shapes.entry(s).or_default() |= NumKey::combo(n, k);
-                        ix.map.entry((s, n, k)).or_default().push(i as u32);
+                        ix.map.entry((s, n, k)).or_default().push(cand);
                     }
                 }
             }
@@ -213,7 +273,7 @@ impl RuleIndex {
         trunk_id: Option<&str>,
         called: &str,
         caller: &str,
-        mut visit: impl FnMut(u32, bool, NumKey, NumKey),
+        mut visit: impl FnMut(Cand, bool, NumKey, NumKey),
     ) {
         let mut scopes: SmallVec<[(u64, u16); 2]> = SmallVec::new();
         for s in trunk_id
@@ -225,6 +285,22 @@ impl RuleIndex {
                 scopes.push((s, mask));
             }
         }
+        let mut offer = |s: u64, n: NumKey, k: NumKey, cand: Cand| {
+            let wildcard = s == WILDCARD;
+            if !verify
+                || Self::holds(
+                    &rules[cand.idx as usize],
+                    trunk_id,
+                    wildcard,
+                    n,
+                    k,
+                    called,
+                    caller,
+                )
+            {
+                visit(cand, wildcard, n, k);
+            }
+        };
         let union = scopes.iter().fold(0u16, |m, (_, s)| m | s);
         if union == 0 {
             return;
@@ -249,23 +325,9 @@ impl RuleIndex {
                     if mask & NumKey::combo(n, k) == 0 {
                         continue;
                     }
-                    let Some(list) = self.map.get(&(s, n, k)) else {
-                        continue;
-                    };
-                    for &i in list {
-                        let wildcard = s == WILDCARD;
-                        if !verify
-                            || Self::holds(
-                                &rules[i as usize],
-                                trunk_id,
-                                wildcard,
-                                n,
-                                k,
-                                called,
-                                caller,
-                            )
-                        {
-                            visit(i, wildcard, n, k);
+                    if let Some(list) = self.map.get(&(s, n, k)) {
+                        for &cand in list {
+                            offer(s, n, k, cand);
                         }
                     }
                 }

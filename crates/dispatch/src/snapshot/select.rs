@@ -2,13 +2,19 @@
 
 use subtle::ConstantTimeEq;
 
+use smallvec::SmallVec;
+
 use super::layer::Layer;
+use super::rule_index::{Cand, FastRank, NumKey, RuleIndex};
 use super::trunk_index::BucketKey;
 use super::{RuleEntry, Snapshot, TrunkEntry};
 use crate::call::{Call, Pin, Prepared};
 use crate::decision::{Stage, StepResult, Tracer};
 use crate::number::best_match;
 use crate::rank::RuleRank;
+
+/// A layer's best rule: the entry, its full rank, and the keys it was found under.
+type Pick<'a> = (&'a RuleEntry, RuleRank<'a>, bool, NumKey, NumKey);
 
 /// How many dropped trunks an explain trace lists by name; the rest are counted.
 const MAX_TRACED_DROPS: usize = 20;
@@ -191,27 +197,78 @@ impl Snapshot {
         pin: Pin<'_>,
         tr: &mut Tracer<'_>,
     ) -> Option<(&RuleEntry, RuleRank<'_>)> {
-        if !tr.on() {
-            let (best, keys) = self.best_rule(trunk, p, pin, false, tr);
-            let verified = match (best, keys) {
-                (Some((_, e)), Some((wildcard, n, k))) => super::rule_index::RuleIndex::holds(
-                    e,
-                    trunk.map(|t| t.trunk.id.as_str()),
-                    wildcard,
-                    n,
-                    k,
-                    &p.called,
-                    &p.caller,
-                ),
-                _ => true,
-            };
-            if verified {
-                return best.map(|(rank, e)| (e, rank));
-            }
+        if !tr.on()
+            && let Some(found) = self.select_rule_fast(trunk, p, pin)
+        {
+            return found;
         }
         self.best_rule(trunk, p, pin, true, tr)
             .0
             .map(|(rank, e)| (e, rank))
+    }
+
+    /// The call path: ranks candidates from the index entries alone, reads only each
+    /// layer's winner, and checks the final pick against the real filters. `None` means
+    /// "redo with every candidate checked" (a hash collision, practically never).
+    #[allow(clippy::option_option)]
+    fn select_rule_fast(
+        &self,
+        trunk: Option<&TrunkEntry>,
+        p: &Prepared<'_>,
+        pin: Pin<'_>,
+    ) -> Option<Option<(&RuleEntry, RuleRank<'_>)>> {
+        let trunk_id = trunk.map(|t| t.trunk.id.as_str());
+        let mut picks: SmallVec<[Pick<'_>; 2]> = SmallVec::new();
+        for (is_base, layer) in self.layers() {
+            if layer.rules.is_empty() {
+                continue;
+            }
+            let mut best: Option<(FastRank, Cand, bool, NumKey, NumKey)> = None;
+            layer.rule_index.candidates(
+                &layer.rules,
+                false,
+                trunk_id,
+                &p.called,
+                &p.caller,
+                |cand, wildcard, n, k| {
+                    if !self.rule_visible(is_base, cand.idx) {
+                        return;
+                    }
+                    let ok = match pin {
+                        Pin::NotEntered => true,
+                        Pin::Skipped => cand.open,
+                        Pin::Entered(_) => {
+                            !cand.open && pin_allows(layer.rules[cand.idx as usize].rule.pin(), pin)
+                        }
+                    };
+                    if !ok {
+                        return;
+                    }
+                    let rank = cand.rank(wildcard, n, k);
+                    if best.is_none_or(|(b, ..)| rank < b) {
+                        best = Some((rank, cand, wildcard, n, k));
+                    }
+                },
+            );
+            if let Some((_, cand, wildcard, n, k)) = best {
+                let e = &*layer.rules[cand.idx as usize];
+                picks.push((
+                    e,
+                    e.rank(wildcard, n.matched(), k.matched()),
+                    wildcard,
+                    n,
+                    k,
+                ));
+            }
+        }
+        let best = picks.into_iter().min_by(|a, b| a.1.cmp(&b.1));
+        match best {
+            None => Some(None),
+            Some((e, rank, wildcard, n, k)) => {
+                RuleIndex::holds(e, trunk_id, wildcard, n, k, &p.called, &p.caller)
+                    .then_some(Some((e, rank)))
+            }
+        }
     }
 
     /// One pass over the candidates of both layers: the best one, and the keys it was
@@ -226,7 +283,7 @@ impl Snapshot {
         tr: &mut Tracer<'_>,
     ) -> (
         Option<(RuleRank<'_>, &RuleEntry)>,
-        Option<(bool, super::rule_index::NumKey, super::rule_index::NumKey)>,
+        Option<(bool, NumKey, NumKey)>,
     ) {
         let trunk_id = trunk.map(|t| t.trunk.id.as_str());
         let mut best: Option<(RuleRank<'_>, &RuleEntry)> = None;
@@ -242,11 +299,11 @@ impl Snapshot {
                 trunk_id,
                 &p.called,
                 &p.caller,
-                |idx, wildcard, n, k| {
-                    if !self.rule_visible(is_base, idx) {
+                |cand, wildcard, n, k| {
+                    if !self.rule_visible(is_base, cand.idx) {
                         return;
                     }
-                    let e = &*layer.rules[idx as usize];
+                    let e = &*layer.rules[cand.idx as usize];
                     let rank = e.rank(wildcard, n.matched(), k.matched());
                     let ok = pin_allows(e.rule.pin(), pin);
                     if ok && best.is_none_or(|(b, _)| rank < b) {
