@@ -17,97 +17,12 @@
 //! (default `postgres://postgres@127.0.0.1:5432/test`); it works in a throwaway schema that
 //! it drops afterwards when `psql` is available.
 
-use std::io::{BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, mpsc};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+mod support;
 
-const API_KEY: &str = "devkey";
-const API_SECRET: &str = "secret";
-/// How long the server may take to print its listening address.
-const STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
-/// The first setup downloads the SDKs.
-const SETUP_TIMEOUT: Duration = Duration::from_secs(900);
-/// One peer script, start to finish.
-const PEER_TIMEOUT: Duration = Duration::from_secs(300);
-const DEFAULT_PG_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+use std::process::Command;
+use std::sync::OnceLock;
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .expect("the repository root (two levels above crates/server) exists")
-}
-
-/// Output of a finished (or killed) child process.
-struct Finished {
-    /// `None` when it ran out of time and was killed.
-    status: Option<ExitStatus>,
-    output: Vec<String>,
-}
-
-impl Finished {
-    fn tail(&self, lines: usize) -> String {
-        let start = self.output.len().saturating_sub(lines);
-        self.output[start..].join("\n")
-    }
-}
-
-/// Forwards every line of `stream` to the test's stdout (prefixed with `tag`) and keeps it.
-fn forward<R: Read + Send + 'static>(
-    stream: R,
-    tag: &'static str,
-    sink: Arc<Mutex<Vec<String>>>,
-    lines_tx: Option<mpsc::Sender<String>>,
-) -> JoinHandle<()> {
-    std::thread::spawn(move || {
-        for line in BufReader::new(stream).lines() {
-            let Ok(line) = line else { break };
-            println!("[{tag}] {line}");
-            if let Some(tx) = &lines_tx {
-                let _ = tx.send(line.clone());
-            }
-            sink.lock().unwrap_or_else(|e| e.into_inner()).push(line);
-        }
-    })
-}
-
-/// Runs `cmd` to completion with its output forwarded to the test's stdout; kills it when
-/// it takes longer than `timeout`.
-fn run(mut cmd: Command, tag: &'static str, timeout: Duration) -> Finished {
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
-    let output = Arc::new(Mutex::new(Vec::new()));
-    let readers = [
-        forward(child.stdout.take().unwrap(), tag, output.clone(), None),
-        forward(child.stderr.take().unwrap(), tag, output.clone(), None),
-    ];
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break Some(status),
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
-            Ok(None) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                break None;
-            }
-            Err(e) => panic!("waiting for {cmd:?}: {e}"),
-        }
-    };
-    for r in readers {
-        let _ = r.join();
-    }
-    let output = std::mem::take(&mut *output.lock().unwrap_or_else(|e| e.into_inner()));
-    Finished { status, output }
-}
+use support::*;
 
 /// Installs the SDKs once per test process. Every test calls this and fails (never skips)
 /// when the setup failed.
@@ -137,129 +52,6 @@ fn setup_peers() {
     if let Err(message) = result {
         panic!("the SDK test peers are not installed: {message}");
     }
-}
-
-/// A running `switchboard serve`, killed (and its files removed) when dropped, also when
-/// the test panics.
-struct Server {
-    child: Child,
-    url: String,
-    dir: PathBuf,
-    log: Arc<Mutex<Vec<String>>>,
-    after_stop: Option<Box<dyn FnOnce()>>,
-}
-
-impl Server {
-    /// Starts the server in a fresh scratch directory. `database` gets the scratch directory
-    /// and returns the `--database` value.
-    fn start(
-        database: impl FnOnce(&Path) -> String,
-        after_stop: Option<Box<dyn FnOnce()>>,
-    ) -> Server {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_nanos();
-        let dir = std::env::temp_dir().join(format!(
-            "switchboard-sdk-peers-{}-{}-{nanos}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&dir)
-            .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
-        let database = database(&dir);
-
-        let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-            .args([
-                "serve",
-                "--dev",
-                "--http",
-                "127.0.0.1:0",
-                "--database",
-                &database,
-            ])
-            .current_dir(&dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start the switchboard binary: {e}"));
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let (tx, rx) = mpsc::channel();
-        forward(
-            child.stdout.take().unwrap(),
-            "server",
-            log.clone(),
-            Some(tx),
-        );
-        forward(child.stderr.take().unwrap(), "server", log.clone(), None);
-        // From here on the guard owns the process: any panic below still kills it.
-        let mut server = Server {
-            child,
-            url: String::new(),
-            dir,
-            log,
-            after_stop,
-        };
-
-        let deadline = Instant::now() + STARTUP_TIMEOUT;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match rx.recv_timeout(left) {
-                Ok(line) => {
-                    if let Some(rest) = line.split("listening on ").nth(1) {
-                        let url = rest.split_whitespace().next().unwrap_or_default();
-                        assert!(
-                            url.starts_with("http://"),
-                            "cannot parse the listening address from {line:?}"
-                        );
-                        server.url = url.to_owned();
-                        return server;
-                    }
-                }
-                Err(mpsc::RecvTimeoutError::Timeout) => panic!(
-                    "switchboard did not print `listening on http://…` within {STARTUP_TIMEOUT:?}; \
-                     its output:\n{}",
-                    server.log_text()
-                ),
-                Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    // Stdout closed: the process is exiting. Give stderr a moment to drain.
-                    let status = server.child.wait().ok();
-                    std::thread::sleep(Duration::from_millis(200));
-                    panic!(
-                        "switchboard exited ({status:?}) before it was listening; its output:\n{}",
-                        server.log_text()
-                    )
-                }
-            }
-        }
-    }
-
-    fn log_text(&self) -> String {
-        self.log
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .join("\n")
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-        if let Some(f) = self.after_stop.take() {
-            f();
-        }
-    }
-}
-
-fn sqlite_server() -> Server {
-    Server::start(
-        |dir| dir.join("switchboard.db").to_string_lossy().into_owned(),
-        None,
-    )
 }
 
 /// Runs one peer script against `server` and fails the test unless it exits 0.
@@ -326,64 +118,10 @@ fn node_sdk_sip_api() {
     run_peer(&server, "node", node_peer());
 }
 
-/// `url` with `search_path` set to `schema` for every connection (libpq `options`).
-fn with_search_path(url: &str, schema: &str) -> String {
-    let sep = if url.contains('?') { '&' } else { '?' };
-    format!("{url}{sep}options=-c%20search_path%3D{schema}")
-}
-
 #[test]
 fn python_sdk_sip_api_postgres() {
     setup_peers();
-    let base = std::env::var("SWITCHBOARD_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| DEFAULT_PG_URL.to_owned());
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_nanos();
-    let schema = format!(
-        "sdk_peers_{}_{}",
-        std::process::id(),
-        nanos % 1_000_000_000_000
-    );
-
-    // Create the throwaway schema (and its tables) with the store itself; the server then
-    // finds it through the URL's search_path.
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime");
-    runtime.block_on(async {
-        let store = switchboard_store::PostgresStore::connect_with_schema(&base, Some(&schema))
-            .await
-            .unwrap_or_else(|e| {
-                panic!(
-                    "the PostgreSQL SDK test needs a reachable server at {} (set \
-                     SWITCHBOARD_TEST_DATABASE_URL): {e}",
-                    switchboard_store::redact_database_url(&base)
-                )
-            });
-        store.close().await;
-    });
-
-    let drop_url = base.clone();
-    let drop_schema = schema.clone();
-    let after_stop: Box<dyn FnOnce()> = Box::new(move || {
-        let sql = format!("DROP SCHEMA IF EXISTS \"{drop_schema}\" CASCADE");
-        let dropped = Command::new("psql")
-            .args([drop_url.as_str(), "-v", "ON_ERROR_STOP=1", "-q", "-c", &sql])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if !dropped {
-            println!(
-                "note: could not drop the test schema {drop_schema:?} (psql missing or failed)"
-            );
-        }
-    });
-    let url = with_search_path(&base, &schema);
-    let server = Server::start(move |_| url, Some(after_stop));
+    let (url, drop_schema) = pg_schema("sdk_peers");
+    let server = Server::start(move |_| url, Some(drop_schema));
     run_peer(&server, "python-pg", python_peer());
 }
