@@ -109,6 +109,17 @@ fn expired_token() -> String {
     format!("{header}.{payload}.{sig}")
 }
 
+/// (what, token, content type, body, expected status, expected code, the message mentions)
+type Case<'a> = (
+    &'a str,
+    Option<&'a str>,
+    &'a str,
+    Vec<u8>,
+    u16,
+    &'a str,
+    &'a str,
+);
+
 #[test]
 fn hostile_requests_get_documented_errors_and_change_nothing() {
     let server = sqlite_server();
@@ -137,8 +148,7 @@ fn hostile_requests_get_documented_errors_and_change_nothing() {
         let expired = expired_token();
         let good = token();
         let big = vec![b'x'; 2 << 20];
-        // (what, token, content type, body, expected status, expected code, message must contain)
-        let cases: Vec<(&str, Option<&str>, &str, Vec<u8>, u16, &str, &str)> = vec![
+        let cases: Vec<Case<'_>> = vec![
             (
                 "no token",
                 None,
@@ -413,7 +423,8 @@ async fn race_identical_rules(bases: &[String], n: usize) -> (usize, usize) {
 #[test]
 fn twenty_concurrent_conflicting_creates_leave_one_on_sqlite() {
     let server = sqlite_server();
-    let (ok, conflict) = runtime().block_on(race_identical_rules(&[server.url.clone()], 20));
+    let (ok, conflict) =
+        runtime().block_on(race_identical_rules(std::slice::from_ref(&server.url), 20));
     assert_eq!((ok, conflict), (1, 19));
 }
 
@@ -421,7 +432,8 @@ fn twenty_concurrent_conflicting_creates_leave_one_on_sqlite() {
 fn twenty_concurrent_conflicting_creates_leave_one_on_postgres() {
     let (url, drop_schema) = pg_schema("api_race");
     let server = Server::start(move |_| url, Some(drop_schema));
-    let (ok, conflict) = runtime().block_on(race_identical_rules(&[server.url.clone()], 20));
+    let (ok, conflict) =
+        runtime().block_on(race_identical_rules(std::slice::from_ref(&server.url), 20));
     assert_eq!((ok, conflict), (1, 19));
 }
 
