@@ -483,3 +483,47 @@ fn two_nodes_sharing_postgres_stay_consistent() {
         }
     });
 }
+
+#[test]
+fn sigterm_stops_the_server_gracefully_and_keeps_acknowledged_writes() {
+    let dir = std::env::temp_dir().join(format!("switchboard-api-term-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a scratch directory");
+    let db = dir.join("kept.db").to_string_lossy().into_owned();
+    let db2 = db.clone();
+    let mut server = Server::start(move |_| db, None);
+    let base = server.url.clone();
+    runtime().block_on(async {
+        let client = reqwest::Client::new();
+        let (s, v) = twirp(
+            &client,
+            &base,
+            "CreateSIPInboundTrunk",
+            json!({"trunk": {"numbers": ["+15550142"]}}),
+        )
+        .await;
+        assert_eq!(s, 200, "{v}");
+    });
+    let status = server
+        .terminate()
+        .expect("switchboard exits within 10 s of SIGTERM");
+    assert!(
+        status.success(),
+        "exit status {status:?}; log:\n{}",
+        server.log_text()
+    );
+    assert!(
+        server.log_text().contains("switchboard stopped"),
+        "{}",
+        server.log_text()
+    );
+    // The acknowledged trunk is there after a restart.
+    let restarted = Server::start(move |_| db2, None);
+    let base = restarted.url.clone();
+    runtime().block_on(async {
+        let client = reqwest::Client::new();
+        let (trunks, _) = inventory(&client, &base).await;
+        assert_eq!(trunks.len(), 1, "{trunks:?}");
+    });
+    drop(restarted);
+    let _ = std::fs::remove_dir_all(&dir);
+}
