@@ -25,5 +25,7 @@ fi
 export SWITCHBOARD_BENCH_TOKEN=$(./target/release/switchboard token create --ttl 1h)
 export SWITCHBOARD_BENCH_RULES=$rules
 echo "== explain with $rules rules: warm-up"; wrk -t2 -c32 -d3s -s scripts/explain.lua "$url/api/v1/explain" >/dev/null
-echo "== explain with $rules rules: wrk -t2 -c32 -d${seconds}s"
-wrk -t2 -c32 -d"${seconds}s" --latency -s scripts/explain.lua "$url/api/v1/explain"
+for conns in 32 16; do
+  echo "== explain with $rules rules: wrk -t2 -c$conns -d${seconds}s"
+  wrk -t2 -c"$conns" -d"${seconds}s" --latency -s scripts/explain.lua "$url/api/v1/explain"
+done
