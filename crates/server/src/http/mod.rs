@@ -44,6 +44,34 @@ pub fn json_rejection(e: JsonRejection) -> ApiError {
     )
 }
 
+/// Refuses a request whose declared `Content-Length` is over the limit before reading any
+/// of its body, so the client gets the error instead of a reset connection. Bodies without
+/// a length are still cut at the limit as they are read.
+async fn reject_declared_oversized(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let declared = req
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        let mut resp = ApiError::new(
+            Code::ResourceExhausted,
+            format!("the request body is larger than the {MAX_BODY_BYTES} byte limit"),
+        )
+        .into_response();
+        resp.headers_mut().insert(
+            axum::http::header::CONNECTION,
+            axum::http::HeaderValue::from_static("close"),
+        );
+        return resp;
+    }
+    next.run(req).await
+}
+
 async fn not_found() -> ApiError {
     ApiError::new(
         Code::BadRoute,
@@ -116,6 +144,7 @@ pub fn router(app: App) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(reject_declared_oversized))
         .with_state(app)
 }
 

@@ -355,46 +355,92 @@ fn set_optional(target: &mut String, value: &Option<String>) {
     }
 }
 
+/// A replace-or-update request, whatever the object.
+enum Edit<'a, T, U> {
+    Replace(&'a T),
+    Update(&'a U),
+}
+
+impl<T: Clone, U> Edit<'_, T, U> {
+    /// Applies the edit to the stored value.
+    fn apply(
+        &self,
+        stored: &mut T,
+        update: fn(&mut T, &U) -> Result<(), ApiError>,
+    ) -> Result<(), ApiError> {
+        match self {
+            Edit::Replace(new) => {
+                *stored = (*new).clone();
+                Ok(())
+            }
+            Edit::Update(u) => update(stored, u),
+        }
+    }
+}
+
+/// Carries an [`ApiError`] out of a service edit closure, which can only fail with a
+/// [`ServiceError`], so the client gets the edit's own code and message.
+#[derive(Default)]
+struct EditError(Option<ApiError>);
+
+impl EditError {
+    fn capture(&mut self, r: Result<(), ApiError>) -> Result<(), ServiceError> {
+        r.map_err(|e| {
+            let msg = e.msg.clone();
+            self.0 = Some(e);
+            ServiceError::invalid("update", msg)
+        })
+    }
+
+    fn finish<T>(self, r: Result<T, ServiceError>) -> Result<T, ApiError> {
+        match (r, self.0) {
+            (Err(_), Some(e)) => Err(e),
+            (r, _) => Ok(r?),
+        }
+    }
+}
+
+/// The checks both update methods make before editing: an id, an action, and a replace
+/// whose own id is empty or the same.
+fn check_update<'a, T, U>(
+    what: &str,
+    id: &str,
+    edit: Option<Edit<'a, T, U>>,
+    inner_id: impl Fn(&T) -> &str,
+) -> Result<Edit<'a, T, U>, ApiError> {
+    if id.is_empty() {
+        return Err(ApiError::invalid(format!("the {what} id is required")));
+    }
+    let edit =
+        edit.ok_or_else(|| ApiError::invalid("missing update action: send replace or update"))?;
+    if let Edit::Replace(t) = &edit {
+        let inner = inner_id(t);
+        if !inner.is_empty() && inner != id {
+            return Err(ApiError::invalid(format!(
+                "the {what} id inside replace must be empty or equal to the id being updated"
+            )));
+        }
+    }
+    Ok(edit)
+}
+
 async fn update_trunk(
     svc: &crate::service::ConfigService,
     req: lk::UpdateSipInboundTrunkRequest,
 ) -> Result<lk::SipInboundTrunkInfo, ApiError> {
     use lk::update_sip_inbound_trunk_request::Action;
-    if req.sip_trunk_id.is_empty() {
-        return Err(ApiError::invalid("sip_trunk_id is required"));
-    }
-    let action = req
-        .action
-        .ok_or_else(|| ApiError::invalid("missing update action: send replace or update"))?;
-    if let Action::Replace(t) = &action
-        && !t.sip_trunk_id.is_empty()
-        && t.sip_trunk_id != req.sip_trunk_id
-    {
-        return Err(ApiError::invalid(
-            "the trunk id inside replace must be empty or equal to sip_trunk_id",
-        ));
-    }
-    let mut api_error = None;
+    let edit = req.action.as_ref().map(|a| match a {
+        Action::Replace(t) => Edit::Replace(t),
+        Action::Update(u) => Edit::Update(u),
+    });
+    let edit = check_update("trunk", &req.sip_trunk_id, edit, |t| &t.sip_trunk_id)?;
+    let mut error = EditError::default();
     let result = svc
         .update_trunk(&req.sip_trunk_id, |t| {
-            let r = match &action {
-                Action::Replace(new) => {
-                    *t = new.clone();
-                    Ok(())
-                }
-                Action::Update(u) => apply_trunk_update(t, u),
-            };
-            r.map_err(|e| {
-                let msg = e.msg.clone();
-                api_error = Some(e);
-                ServiceError::invalid("update", msg)
-            })
+            error.capture(edit.apply(t, apply_trunk_update))
         })
         .await;
-    match (result, api_error) {
-        (Err(_), Some(e)) => Err(e),
-        (r, _) => Ok(r?),
-    }
+    error.finish(result)
 }
 
 fn apply_trunk_update(
@@ -461,41 +507,20 @@ async fn update_rule(
     req: lk::UpdateSipDispatchRuleRequest,
 ) -> Result<lk::SipDispatchRuleInfo, ApiError> {
     use lk::update_sip_dispatch_rule_request::Action;
-    if req.sip_dispatch_rule_id.is_empty() {
-        return Err(ApiError::invalid("sip_dispatch_rule_id is required"));
-    }
-    let action = req
-        .action
-        .ok_or_else(|| ApiError::invalid("missing update action: send replace or update"))?;
-    if let Action::Replace(r) = &action
-        && !r.sip_dispatch_rule_id.is_empty()
-        && r.sip_dispatch_rule_id != req.sip_dispatch_rule_id
-    {
-        return Err(ApiError::invalid(
-            "the rule id inside replace must be empty or equal to sip_dispatch_rule_id",
-        ));
-    }
-    let mut api_error = None;
+    let edit = req.action.as_ref().map(|a| match a {
+        Action::Replace(r) => Edit::Replace(r),
+        Action::Update(u) => Edit::Update(u),
+    });
+    let edit = check_update("dispatch rule", &req.sip_dispatch_rule_id, edit, |r| {
+        &r.sip_dispatch_rule_id
+    })?;
+    let mut error = EditError::default();
     let result = svc
         .update_rule(&req.sip_dispatch_rule_id, |r| {
-            let res = match &action {
-                Action::Replace(new) => {
-                    *r = new.clone();
-                    Ok(())
-                }
-                Action::Update(u) => apply_rule_update(r, u),
-            };
-            res.map_err(|e| {
-                let msg = e.msg.clone();
-                api_error = Some(e);
-                ServiceError::invalid("update", msg)
-            })
+            error.capture(edit.apply(r, apply_rule_update))
         })
         .await;
-    match (result, api_error) {
-        (Err(_), Some(e)) => Err(e),
-        (r, _) => Ok(r?),
-    }
+    error.finish(result)
 }
 
 fn apply_rule_update(
