@@ -11,7 +11,7 @@ use crate::http::{self, App, auth::Keys};
 use crate::service::ConfigService;
 
 /// How often a node checks the store for other nodes' configuration writes.
-const REFRESH_EVERY: Duration = Duration::from_millis(500);
+const REFRESH_EVERY: Duration = Duration::from_millis(250);
 
 pub async fn run(settings: Settings) -> Result<(), String> {
     let store = switchboard_store::open(&settings.database_url)
