@@ -32,15 +32,20 @@ pub enum ServiceError {
         message: String,
         existing_id: String,
     },
-    #[error("{what} {id:?} does not exist; list them with `switchboard {hint}`")]
+    #[error("{what} {id:?} does not exist; {hint}")]
     NotFound {
         what: &'static str,
         id: String,
+        /// How to find the ones that do exist.
         hint: &'static str,
     },
     #[error("storage is unavailable: {0}")]
     Unavailable(String),
 }
+
+const TRUNKS_HINT: &str = "list them with `switchboard sip inbound list`";
+const RULES_HINT: &str = "list them with `switchboard sip dispatch list`";
+const POLICIES_HINT: &str = "list them with GET /api/v1/policies";
 
 impl From<ConfigError> for ServiceError {
     fn from(e: ConfigError) -> Self {
@@ -70,7 +75,7 @@ impl ServiceError {
         ServiceError::NotFound {
             what: "inbound trunk",
             id: id.to_string(),
-            hint: "sip inbound list",
+            hint: TRUNKS_HINT,
         }
     }
 
@@ -78,7 +83,7 @@ impl ServiceError {
         ServiceError::NotFound {
             what: "dispatch rule",
             id: id.to_string(),
-            hint: "sip dispatch list",
+            hint: RULES_HINT,
         }
     }
 }
@@ -296,11 +301,12 @@ impl ConfigService {
                 }
                 Err(StoreError::Stale { .. }) => self.reload(&mut w).await?,
                 Err(StoreError::NotFound { what, id }) => {
-                    return Err(ServiceError::NotFound {
-                        what,
-                        id,
-                        hint: "sip dispatch list",
-                    });
+                    let hint = match what {
+                        "trunk" => TRUNKS_HINT,
+                        "route policy" => POLICIES_HINT,
+                        _ => RULES_HINT,
+                    };
+                    return Err(ServiceError::NotFound { what, id, hint });
                 }
                 Err(e) => return Err(store_error(e)),
             }
@@ -564,7 +570,7 @@ impl ConfigService {
             .ok_or_else(|| ServiceError::NotFound {
                 what: "route policy for dispatch rule",
                 id: rule_id.to_string(),
-                hint: "policy list",
+                hint: POLICIES_HINT,
             })
     }
 
@@ -628,7 +634,7 @@ impl ConfigService {
                     .ok_or_else(|| ServiceError::NotFound {
                         what: "route policy for dispatch rule",
                         id: rule_id.to_string(),
-                        hint: "policy list",
+                        hint: POLICIES_HINT,
                     })?;
                 Ok(Planned {
                     store: vec![Change::DeletePolicy(rule_id.to_string())],

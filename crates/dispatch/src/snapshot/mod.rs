@@ -72,6 +72,47 @@ pub struct Snapshot {
 /// more than 4·√n): below it, rebuilding the delta is cheaper than a compaction.
 const MIN_COMPACTION: usize = 64;
 
+/// The trunks (or rules) of the next delta while changes are applied: the delta's entries
+/// by id, and the base positions they hide.
+struct Pending<E> {
+    entries: HashMap<String, Arc<E>>,
+    hidden: HashSet<u32>,
+}
+
+impl<E> Pending<E> {
+    fn new(entries: impl Iterator<Item = (String, Arc<E>)>, hidden: &HashSet<u32>) -> Self {
+        Pending {
+            entries: entries.collect(),
+            hidden: hidden.clone(),
+        }
+    }
+
+    /// Inserts or replaces an entry; an invalid one is left out with a warning.
+    fn put(
+        &mut self,
+        id: &str,
+        in_base: Option<u32>,
+        entry: Result<E, crate::ConfigError>,
+        what: &str,
+        warnings: &mut Vec<String>,
+    ) {
+        self.delete(id, in_base);
+        match entry {
+            Ok(e) => {
+                self.entries.insert(id.to_string(), Arc::new(e));
+            }
+            Err(e) => warnings.push(format!("{what} {id} left out: {e}")),
+        }
+    }
+
+    fn delete(&mut self, id: &str, in_base: Option<u32>) {
+        if let Some(i) = in_base {
+            self.hidden.insert(i);
+        }
+        self.entries.remove(id);
+    }
+}
+
 /// A trunk or rule found by id, and whether it lives in the base or the delta.
 fn visible<'a, T>(
     delta: &'a Layer,
@@ -162,64 +203,42 @@ impl Snapshot {
     /// rebuilt, unless it has grown enough to be folded into a new base. Invalid objects are
     /// skipped with a warning, as in [`Snapshot::build`] (writers validate first).
     pub fn with_changes(&self, changes: &[ConfigChange]) -> Snapshot {
-        let mut trunks: HashMap<String, Arc<TrunkEntry>> = self
-            .delta
-            .trunks
-            .iter()
-            .map(|t| (t.trunk.id.clone(), t.clone()))
-            .collect();
-        let mut rules: HashMap<String, Arc<RuleEntry>> = self
-            .delta
-            .rules
-            .iter()
-            .map(|r| (r.rule.id.clone(), r.clone()))
-            .collect();
+        let mut trunks = Pending::new(
+            self.delta
+                .trunks
+                .iter()
+                .map(|t| (t.trunk.id.clone(), t.clone())),
+            &self.hidden_trunks,
+        );
+        let mut rules = Pending::new(
+            self.delta
+                .rules
+                .iter()
+                .map(|r| (r.rule.id.clone(), r.clone())),
+            &self.hidden_rules,
+        );
         let mut policies = self.delta.policies.clone();
-        let mut hidden_trunks = (*self.hidden_trunks).clone();
-        let mut hidden_rules = (*self.hidden_rules).clone();
         let mut hidden_policies = (*self.hidden_policies).clone();
         let mut warnings = (*self.warnings).clone();
         for change in changes {
             match change {
-                ConfigChange::PutTrunk(t) => {
-                    if let Some(i) = self.base.trunk_position(&t.id) {
-                        hidden_trunks.insert(i);
-                    }
-                    match TrunkEntry::new(t.clone()) {
-                        Ok(e) => {
-                            trunks.insert(t.id.clone(), Arc::new(e));
-                        }
-                        Err(e) => {
-                            trunks.remove(&t.id);
-                            warnings.push(format!("trunk {} left out: {e}", t.id));
-                        }
-                    }
-                }
-                ConfigChange::DeleteTrunk(id) => {
-                    if let Some(i) = self.base.trunk_position(id) {
-                        hidden_trunks.insert(i);
-                    }
-                    trunks.remove(id);
-                }
-                ConfigChange::PutRule(r) => {
-                    if let Some(i) = self.base.rule_position(&r.id) {
-                        hidden_rules.insert(i);
-                    }
-                    match RuleEntry::new(r.clone()) {
-                        Ok(e) => {
-                            rules.insert(r.id.clone(), Arc::new(e));
-                        }
-                        Err(e) => {
-                            rules.remove(&r.id);
-                            warnings.push(format!("dispatch rule {} left out: {e}", r.id));
-                        }
-                    }
-                }
+                ConfigChange::PutTrunk(t) => trunks.put(
+                    &t.id,
+                    self.base.trunk_position(&t.id),
+                    TrunkEntry::new(t.clone()),
+                    "trunk",
+                    &mut warnings,
+                ),
+                ConfigChange::DeleteTrunk(id) => trunks.delete(id, self.base.trunk_position(id)),
+                ConfigChange::PutRule(r) => rules.put(
+                    &r.id,
+                    self.base.rule_position(&r.id),
+                    RuleEntry::new(r.clone()),
+                    "dispatch rule",
+                    &mut warnings,
+                ),
                 ConfigChange::DeleteRule(id) => {
-                    if let Some(i) = self.base.rule_position(id) {
-                        hidden_rules.insert(i);
-                    }
-                    rules.remove(id);
+                    rules.delete(id, self.base.rule_position(id));
                     hidden_policies.insert(id.clone());
                     policies.remove(id);
                 }
@@ -241,6 +260,14 @@ impl Snapshot {
                 }
             }
         }
+        let Pending {
+            entries: trunks,
+            hidden: hidden_trunks,
+        } = trunks;
+        let Pending {
+            entries: rules,
+            hidden: hidden_rules,
+        } = rules;
         let delta_len =
             trunks.len() + rules.len() + policies.len() + hidden_trunks.len() + hidden_rules.len();
         let total = self.base.len() + delta_len;

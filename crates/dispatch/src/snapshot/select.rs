@@ -202,9 +202,7 @@ impl Snapshot {
         {
             return found;
         }
-        self.best_rule(trunk, p, pin, true, tr)
-            .0
-            .map(|(rank, e)| (e, rank))
+        self.best_rule(trunk, p, pin, tr).map(|(rank, e)| (e, rank))
     }
 
     /// The call path: ranks candidates from the index entries alone, reads only each
@@ -271,23 +269,17 @@ impl Snapshot {
         }
     }
 
-    /// One pass over the candidates of both layers: the best one, and the keys it was
-    /// found under.
-    #[allow(clippy::type_complexity)]
+    /// One pass over every candidate of both layers, each checked against its real filters:
+    /// the slow path behind [`Self::select_rule_fast`], and the one that can trace.
     fn best_rule(
         &self,
         trunk: Option<&TrunkEntry>,
         p: &Prepared<'_>,
         pin: Pin<'_>,
-        verify: bool,
         tr: &mut Tracer<'_>,
-    ) -> (
-        Option<(RuleRank<'_>, &RuleEntry)>,
-        Option<(bool, NumKey, NumKey)>,
-    ) {
+    ) -> Option<(RuleRank<'_>, &RuleEntry)> {
         let trunk_id = trunk.map(|t| t.trunk.id.as_str());
         let mut best: Option<(RuleRank<'_>, &RuleEntry)> = None;
-        let mut best_keys = None;
         let mut seen: Vec<(&RuleEntry, RuleRank<'_>, bool)> = Vec::new();
         for (is_base, layer) in self.layers() {
             if layer.rules.is_empty() {
@@ -295,7 +287,7 @@ impl Snapshot {
             }
             layer.rule_index.candidates(
                 &layer.rules,
-                verify || tr.on(),
+                true,
                 trunk_id,
                 &p.called,
                 &p.caller,
@@ -308,7 +300,6 @@ impl Snapshot {
                     let ok = pin_allows(e.rule.pin(), pin);
                     if ok && best.is_none_or(|(b, _)| rank < b) {
                         best = Some((rank, e));
-                        best_keys = Some((wildcard, n, k));
                     }
                     if tr.on() {
                         match seen.iter_mut().find(|(x, _, _)| std::ptr::eq(*x, e)) {
@@ -323,7 +314,7 @@ impl Snapshot {
         if tr.on() {
             self.trace_rules(&mut seen, best.map(|(_, e)| e), trunk, p, pin, tr);
         }
-        (best, best_keys)
+        best
     }
 
     fn trace_rules(

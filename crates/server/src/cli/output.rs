@@ -126,6 +126,45 @@ pub fn details(pairs: &[(&str, String)]) -> String {
 }
 
 /// Prints a value as pretty JSON on stdout.
+/// What `create` and `update` print: the object with `--json`, else `LABEL: id` as `lk` does.
+pub fn print_saved<T: Serialize>(
+    json: bool,
+    value: &T,
+    label: &str,
+    id: &str,
+) -> Result<(), String> {
+    if json {
+        return print_json(value);
+    }
+    println!("{label}: {id}");
+    Ok(())
+}
+
+/// Deletes each id in turn with `delete_one`, printing `describe` of each deleted object
+/// (or, with `--json`, the deleted object, or the list of them when there were several).
+pub async fn delete_each<T: Serialize>(
+    ids: Vec<String>,
+    json: bool,
+    mut delete_one: impl AsyncFnMut(String) -> Result<T, String>,
+    describe: impl Fn(&T) -> String,
+) -> Result<(), String> {
+    let mut deleted = Vec::new();
+    for id in ids {
+        let info = delete_one(id).await?;
+        if !json {
+            println!("{}", describe(&info));
+        }
+        deleted.push(info);
+    }
+    if json {
+        return match deleted.as_slice() {
+            [one] => print_json(one),
+            many => print_json(many),
+        };
+    }
+    Ok(())
+}
+
 pub fn print_json<T: Serialize + ?Sized>(value: &T) -> Result<(), String> {
     let text = serde_json::to_string_pretty(value)
         .map_err(|e| format!("cannot print the answer as JSON: {e}"))?;

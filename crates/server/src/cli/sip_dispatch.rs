@@ -485,11 +485,12 @@ async fn create(a: CreateArgs) -> Result<(), String> {
             },
         )
         .await?;
-    if a.json {
-        return output::print_json(&created);
-    }
-    println!("SIPDispatchRuleID: {}", created.sip_dispatch_rule_id);
-    Ok(())
+    output::print_saved(
+        a.json,
+        &created,
+        "SIPDispatchRuleID",
+        &created.sip_dispatch_rule_id,
+    )
 }
 
 /// (kind, room pattern, pin) of a rule, for display.
@@ -830,41 +831,38 @@ async fn update(a: UpdateArgs) -> Result<(), String> {
             },
         )
         .await?;
-    if a.json {
-        return output::print_json(&updated);
-    }
-    println!("SIPDispatchRuleID: {}", updated.sip_dispatch_rule_id);
-    Ok(())
+    output::print_saved(
+        a.json,
+        &updated,
+        "SIPDispatchRuleID",
+        &updated.sip_dispatch_rule_id,
+    )
 }
 
 async fn delete(a: IdsArgs) -> Result<(), String> {
     let ids = a.all("dispatch rule", "sip dispatch list")?;
     let client = Client::connect(&a.conn)?;
-    let mut deleted = Vec::new();
-    for id in ids {
-        let info: lk::SipDispatchRuleInfo = client
-            .twirp(
-                "DeleteSIPDispatchRule",
-                &lk::DeleteSipDispatchRuleRequest {
-                    sip_dispatch_rule_id: id,
-                },
-            )
-            .await?;
-        if !a.json {
-            println!(
+    output::delete_each(
+        ids,
+        a.json,
+        async |id| -> Result<lk::SipDispatchRuleInfo, String> {
+            client
+                .twirp(
+                    "DeleteSIPDispatchRule",
+                    &lk::DeleteSipDispatchRuleRequest {
+                        sip_dispatch_rule_id: id,
+                    },
+                )
+                .await
+        },
+        |info| {
+            format!(
                 "deleted dispatch rule {} {:?}",
                 info.sip_dispatch_rule_id, info.name
-            );
-        }
-        deleted.push(info);
-    }
-    if a.json {
-        return match deleted.as_slice() {
-            [one] => output::print_json(one),
-            many => output::print_json(many),
-        };
-    }
-    Ok(())
+            )
+        },
+    )
+    .await
 }
 
 #[cfg(test)]

@@ -213,11 +213,7 @@ async fn create(a: CreateArgs) -> Result<(), String> {
             &lk::CreateSipInboundTrunkRequest { trunk: Some(trunk) },
         )
         .await?;
-    if a.json {
-        return output::print_json(&created);
-    }
-    println!("SIPTrunkID: {}", created.sip_trunk_id);
-    Ok(())
+    output::print_saved(a.json, &created, "SIPTrunkID", &created.sip_trunk_id)
 }
 
 fn auth_cell(t: &lk::SipInboundTrunkInfo) -> String {
@@ -463,34 +459,24 @@ async fn update(a: UpdateArgs) -> Result<(), String> {
             },
         )
         .await?;
-    if a.json {
-        return output::print_json(&updated);
-    }
-    println!("SIPTrunkID: {}", updated.sip_trunk_id);
-    Ok(())
+    output::print_saved(a.json, &updated, "SIPTrunkID", &updated.sip_trunk_id)
 }
 
 async fn delete(a: IdsArgs) -> Result<(), String> {
     let ids = a.all("inbound trunk", "sip inbound list")?;
     let client = Client::connect(&a.conn)?;
-    let mut deleted = Vec::new();
-    for id in ids {
-        let info: lk::SipTrunkInfo = client
-            .twirp(
-                "DeleteSIPTrunk",
-                &lk::DeleteSipTrunkRequest { sip_trunk_id: id },
-            )
-            .await?;
-        if !a.json {
-            println!("deleted inbound trunk {}", info.sip_trunk_id);
-        }
-        deleted.push(info);
-    }
-    if a.json {
-        return match deleted.as_slice() {
-            [one] => output::print_json(one),
-            many => output::print_json(many),
-        };
-    }
-    Ok(())
+    output::delete_each(
+        ids,
+        a.json,
+        async |id| -> Result<lk::SipTrunkInfo, String> {
+            client
+                .twirp(
+                    "DeleteSIPTrunk",
+                    &lk::DeleteSipTrunkRequest { sip_trunk_id: id },
+                )
+                .await
+        },
+        |info| format!("deleted inbound trunk {}", info.sip_trunk_id),
+    )
+    .await
 }
