@@ -228,6 +228,26 @@ where
     Ok(next)
 }
 
+/// Commits a write transaction whose changes succeeded, or rolls it back now (releasing the
+/// write lock before the next writer starts, rather than when the pool next reuses the
+/// connection; if the rollback fails, dropping the transaction queues another).
+pub(crate) async fn finish<DB: Database>(
+    tx: sqlx::Transaction<'_, DB>,
+    result: Result<i64, StoreError>,
+    doing: &str,
+) -> Result<i64, StoreError> {
+    match result {
+        Ok(version) => {
+            tx.commit().await.map_err(|e| backend(doing, e))?;
+            Ok(version)
+        }
+        Err(err) => {
+            let _ = tx.rollback().await;
+            Err(err)
+        }
+    }
+}
+
 async fn put_record<DB>(
     conn: &mut DB::Connection,
     table: Table,

@@ -33,7 +33,7 @@ use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::{Connection, Executor, Row};
 
-use crate::common::{apply_locked, backend, cause, read_all, read_version};
+use crate::common::{self, apply_locked, backend, cause, read_all, read_version};
 use crate::{Change, Loaded, Store, StoreError, redact_database_url, scrub, url_secrets};
 
 /// The PostgreSQL schema migrations, embedded in the binary.
@@ -263,18 +263,7 @@ impl Store for PostgresStore {
             apply_locked::<sqlx::Postgres>(&mut tx, expected_version, changes).await
         }
         .await;
-        match result {
-            Ok(version) => {
-                tx.commit().await.map_err(|e| backend(doing, e))?;
-                Ok(version)
-            }
-            Err(err) => {
-                // Roll back now (releasing the lock) rather than when the pool next uses
-                // the connection; if this fails, dropping the transaction queues another.
-                let _ = tx.rollback().await;
-                Err(err)
-            }
-        }
+        common::finish(tx, result, doing).await
     }
 
     fn describe(&self) -> String {

@@ -25,7 +25,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-use crate::common::{apply_locked, backend, cause, read_all, read_version};
+use crate::common::{self, apply_locked, backend, cause, read_all, read_version};
 use crate::{Change, Loaded, Store, StoreError};
 
 /// The SQLite schema migrations, embedded in the binary.
@@ -155,19 +155,8 @@ impl Store for SqliteStore {
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(|e| backend("taking the SQLite write lock", e))?;
-        match apply_locked::<sqlx::Sqlite>(&mut tx, expected_version, changes).await {
-            Ok(version) => {
-                tx.commit().await.map_err(|e| backend(doing, e))?;
-                Ok(version)
-            }
-            Err(err) => {
-                // Roll back now rather than on drop, so the write lock is free before the
-                // next writer starts. If this fails, dropping the transaction queues
-                // another rollback before the connection is reused.
-                let _ = tx.rollback().await;
-                Err(err)
-            }
-        }
+        let result = apply_locked::<sqlx::Sqlite>(&mut tx, expected_version, changes).await;
+        common::finish(tx, result, doing).await
     }
 
     fn describe(&self) -> String {
