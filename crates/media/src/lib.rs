@@ -1,17 +1,37 @@
 //! # switchboard-media
 //!
-//! The media-plane building blocks switchboard needs to bridge a SIP call to a voice AI
-//! agent: G.711 audio ([`g711`]) and DTMF digits carried as RFC 4733 telephone-events or
-//! SIP INFO bodies ([`dtmf`]).
+//! The media plane switchboard needs to bridge a SIP call to a voice AI agent:
+//!
+//! - [`sdp`]: tolerant SDP parsing, offer/answer negotiation (PCMU/PCMA + telephone-event);
+//! - [`rtp`] and [`rtcp`]: packet parsing (borrowed views) and writing into caller buffers;
+//! - [`g711`]: µ-law / A-law;
+//! - [`dtmf`]: RFC 4733 telephone-events and SIP INFO bodies;
+//! - [`session`]: the sans-I/O RTP session of one call (latching, decoding, DTMF, 20 ms
+//!   pacer, playout queue with marks, prompts, timeouts, statistics);
+//! - [`prompt`] and [`tone`]: the audio switchboard plays itself;
+//! - [`socket`]: the thin tokio shell (port pool, UDP sockets, the per-call media task).
 //!
 //! ## Sans-I/O
 //!
-//! Everything here is a plain function or a plain struct that is fed bytes (and, where
-//! time matters, RTP timestamps supplied by the caller) and returns results. Nothing opens
-//! a socket, spawns a task, awaits, or reads a clock, so the same code runs under any
-//! runtime and is tested deterministically. The hot path (per-packet, per-sample work)
-//! does not allocate: codecs write into caller-provided buffers and DTMF payloads are
-//! fixed-size arrays.
+//! Everything except [`socket`] is a plain function or a plain struct that is fed bytes and
+//! the current time (an [`Instant`](std::time::Instant) parameter) and returns results.
+//! Nothing there opens a socket, spawns a task, awaits, or reads a clock, so the same code
+//! is tested deterministically with a fake clock. The per-packet path does not allocate:
+//! codecs write into caller-provided buffers, decoded audio is lent out as `&[i16]`, and
+//! the outbound pacer writes each packet into a caller buffer.
 
 pub mod dtmf;
 pub mod g711;
+pub mod prompt;
+pub mod rtcp;
+pub mod rtp;
+pub mod sdp;
+pub mod session;
+pub mod socket;
+pub mod tone;
+
+pub use prompt::Prompt;
+pub use sdp::{Codec, Negotiated};
+pub use session::{MediaStats, Playable, Timeouts};
+pub use socket::{MediaConfig, MediaEvent, MediaHandle, PortPool, start};
+pub use tone::Tone;

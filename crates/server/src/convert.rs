@@ -55,6 +55,21 @@ pub fn timestamp(ms: i64) -> pbjson_types::Timestamp {
     }
 }
 
+/// The metadata key that selects `407` + `Proxy-Authenticate` for a trunk's digest
+/// challenge (LiveKit's trunk has no field for it): `{"switchboard.auth_challenge": "proxy"}`.
+pub const AUTH_CHALLENGE_KEY: &str = "switchboard.auth_challenge";
+
+/// Whether the trunk's metadata asks for proxy challenges.
+fn proxy_challenge(metadata: &str) -> bool {
+    if !metadata.contains(AUTH_CHALLENGE_KEY) {
+        return false;
+    }
+    serde_json::from_str::<serde_json::Value>(metadata)
+        .ok()
+        .and_then(|v| v.get(AUTH_CHALLENGE_KEY).cloned())
+        .is_some_and(|v| v == "proxy" || v == "407" || v == 407)
+}
+
 /// The routing view of a stored inbound trunk.
 pub fn trunk(t: &lk::SipInboundTrunkInfo) -> d::Trunk {
     d::Trunk {
@@ -67,7 +82,7 @@ pub fn trunk(t: &lk::SipInboundTrunkInfo) -> d::Trunk {
         auth_username: t.auth_username.clone(),
         auth_password: t.auth_password.clone(),
         auth_realm: t.auth_realm.clone(),
-        auth_use_proxy_challenge: false,
+        auth_use_proxy_challenge: proxy_challenge(&t.metadata),
         headers: sorted(&t.headers),
         headers_to_attributes: sorted(&t.headers_to_attributes),
         attributes_to_headers: sorted(&t.attributes_to_headers),
@@ -140,6 +155,19 @@ pub fn rule(r: &lk::SipDispatchRuleInfo) -> d::Rule {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn proxy_challenge_from_metadata() {
+        assert!(proxy_challenge(
+            r#"{"switchboard.auth_challenge": "proxy"}"#
+        ));
+        assert!(proxy_challenge(
+            r#"{"switchboard.auth_challenge": 407, "x": 1}"#
+        ));
+        assert!(!proxy_challenge(r#"{"switchboard.auth_challenge": "www"}"#));
+        assert!(!proxy_challenge("switchboard.auth_challenge"));
+        assert!(!proxy_challenge(""));
+    }
 
     #[test]
     fn timestamps_round_trip() {

@@ -3,10 +3,12 @@
 //! This binary wires the crates together: `switchboard-dispatch` routes, `switchboard-store`
 //! persists, and the modules here serve the APIs and the CLI.
 
+mod calls;
 mod cli;
 mod config;
 mod convert;
 mod http;
+mod rooms;
 mod serve;
 mod service;
 

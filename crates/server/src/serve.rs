@@ -1,13 +1,18 @@
-//! `switchboard serve`: open the store, build the routing snapshot, serve the APIs until
-//! SIGINT or SIGTERM.
+//! `switchboard serve`: open the store, build the routing snapshot, start the SIP listeners
+//! and the call path, serve the APIs until SIGINT or SIGTERM.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use switchboard_dispatch::RouterOptions;
 
+use switchboard_media::PortPool;
+
+use crate::calls::CallPath;
+use crate::calls::record::Recorder;
 use crate::config::Settings;
 use crate::http::{self, App, auth::Keys};
+use crate::rooms::Rooms;
 use crate::service::ConfigService;
 
 /// How often a node checks the store for other nodes' configuration writes.
@@ -20,7 +25,7 @@ pub async fn run(settings: Settings) -> Result<(), String> {
     let options = RouterOptions {
         accept_trunkless_calls: settings.accept_trunkless_calls,
     };
-    let service = ConfigService::open(store, options)
+    let service = ConfigService::open(store.clone(), options)
         .await
         .map_err(|e| format!("cannot load the configuration: {e}"))?;
     service.spawn_refresher(REFRESH_EVERY);
@@ -36,6 +41,7 @@ pub async fn run(settings: Settings) -> Result<(), String> {
         .local_addr()
         .map_err(|e| format!("cannot read the listening address: {e}"))?;
     let keys = Keys::new(settings.keys.clone());
+    let calls = start_call_path(&settings, service.clone(), store.clone()).await?;
     println!(
         "switchboard {} listening on http://{addr} (storage: {})",
         env!("CARGO_PKG_VERSION"),
@@ -53,13 +59,106 @@ pub async fn run(settings: Settings) -> Result<(), String> {
     let app = App {
         service,
         keys: Arc::new(keys),
+        store,
+        rooms: calls.rooms.clone(),
+        live: calls.live.clone(),
     };
     axum::serve(listener, http::router(app))
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(|e| format!("the HTTP server failed: {e}"))?;
+    // Give the call-record writer a moment to store what is queued; calls still live are
+    // closed as interrupted at the next start.
+    tokio::time::sleep(crate::calls::record::FLUSH_EVERY * 20).await;
     println!("switchboard stopped");
     Ok(())
+}
+
+/// The digest nonce key: configured, or derived from the first API secret so that every
+/// node sharing the keys accepts the others' nonces.
+fn nonce_secret(settings: &Settings) -> Vec<u8> {
+    use sha2::{Digest, Sha256};
+    if let Some(s) = &settings.call_path.nonce_secret {
+        return s.as_bytes().to_vec();
+    }
+    let mut h = Sha256::new();
+    h.update(b"switchboard sip nonce key\0");
+    if let Some((k, s)) = settings.keys.iter().next() {
+        h.update(k.as_bytes());
+        h.update([0]);
+        h.update(s.as_bytes());
+    }
+    h.finalize().to_vec()
+}
+
+/// Closes the calls a previous run of this node left open, binds the SIP listeners and
+/// starts taking calls.
+async fn start_call_path(
+    settings: &Settings,
+    service: Arc<ConfigService>,
+    store: Arc<dyn switchboard_store::Store>,
+) -> Result<Arc<CallPath>, String> {
+    let cp = &settings.call_path;
+    let now = jiff::Timestamp::now().as_millisecond();
+    match store.close_interrupted(&cp.node_id, now).await {
+        Ok(0) => {}
+        Ok(n) => println!(
+            "closed {n} call(s) cut by the previous stop of node {} as interrupted",
+            cp.node_id
+        ),
+        Err(e) => return Err(format!("cannot close the calls of the previous run: {e}")),
+    }
+    let (recorder, _writer) = Recorder::start(store.clone());
+    let ports = Arc::new(PortPool::new(cp.rtp_ports.0, cp.rtp_ports.1).map_err(|e| {
+        format!(
+            "RTP port range {}-{} is not usable: {e}; set [media] rtp_ports or --rtp-ports",
+            cp.rtp_ports.0, cp.rtp_ports.1
+        )
+    })?);
+    let (sip, incoming) = switchboard_sip::transport::start(switchboard_sip::transport::TransportConfig {
+        udp: cp.sip_udp.clone(),
+        tcp: cp.sip_tcp.clone(),
+        ..Default::default()
+    })
+    .await
+    .map_err(|e| {
+        format!(
+            "cannot listen for SIP on udp {:?} / tcp {:?}: {e}; choose other addresses with --sip or [sip] udp / tcp",
+            cp.sip_udp, cp.sip_tcp
+        )
+    })?;
+    let udp: Vec<String> = sip.local_udp().iter().map(|a| a.to_string()).collect();
+    let tcp: Vec<String> = sip.local_tcp().iter().map(|a| a.to_string()).collect();
+    println!(
+        "SIP on udp {} tcp {}; RTP ports {}-{} on {} (node {})",
+        if udp.is_empty() {
+            "-".into()
+        } else {
+            udp.join(",")
+        },
+        if tcp.is_empty() {
+            "-".into()
+        } else {
+            tcp.join(",")
+        },
+        cp.rtp_ports.0,
+        cp.rtp_ports.1,
+        cp.advertise_ip,
+        cp.node_id
+    );
+    let path = Arc::new(CallPath::new(
+        service,
+        store,
+        Arc::new(Rooms::default()),
+        recorder,
+        cp.clone(),
+        ports,
+        &nonce_secret(settings),
+    ));
+    tokio::spawn(path.clone().run(incoming));
+    // The SIP layer runs as long as its handle lives: keep it for the process lifetime.
+    std::mem::forget(sip);
+    Ok(path)
 }
 
 async fn shutdown_signal() {

@@ -126,12 +126,20 @@ impl Server {
         let db = dir.path().join("switchboard.db");
         let log = std::fs::File::create(dir.path().join("serve.log")).expect("log file");
         let mut cmd = Command::new(BIN);
-        cmd.args(["serve", "--dev", "--http", "127.0.0.1:0", "--database"])
-            .arg(&db)
-            .current_dir(dir.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(log);
+        cmd.args([
+            "serve",
+            "--dev",
+            "--http",
+            "127.0.0.1:0",
+            "--sip",
+            "127.0.0.1:0",
+            "--database",
+        ])
+        .arg(&db)
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(log);
         for v in CONN_VARS {
             cmd.env_remove(v);
         }

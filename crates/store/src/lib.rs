@@ -3,6 +3,9 @@
 //! Persistent storage behind one trait, [`Store`], with two implementations that pass the
 //! same test suite: embedded SQLite (the default) and PostgreSQL (several nodes may share one).
 //!
+//! It keeps the configuration (trunks, dispatch rules, route policies), the call records
+//! and the capacity slots of route policies' `max_concurrent_calls`.
+//!
 //! The store is deliberately ignorant of routing: trunks and dispatch rules are kept as
 //! opaque encoded records (the server stores LiveKit's protobuf messages, so every field a
 //! client sent round-trips) with their id, name and timestamps; route policies as JSON.
@@ -14,6 +17,49 @@
 //! [`StoreError::Stale`] if another writer (possibly another node) got there first. The
 //! caller then reloads, re-validates and retries. That makes "validate, then write" one
 //! atomic step across nodes without a unique index per conflict key.
+//!
+//! ## Tables
+//!
+//! | table | holds | written by |
+//! |---|---|---|
+//! | `config_meta` | the configuration version (one row) | [`Store::apply`] |
+//! | `trunks`, `dispatch_rules` | opaque encoded records | [`Store::apply`] |
+//! | `route_policies` | JSON, keyed by rule id | [`Store::apply`] |
+//! | `calls` | one [`CallRecord`] per INVITE dialog | [`Store::save_calls`], [`Store::close_interrupted`] |
+//! | `call_slots` | one row per call holding a capacity slot of a rule | [`Store::take_slot`], [`Store::release_slot`] |
+//!
+//! ## Call records
+//!
+//! The server writes a record when an INVITE arrives and rewrites it as the call
+//! progresses, batching many calls into one [`Store::save_calls`] (one transaction, multi-row
+//! `INSERT ... ON CONFLICT (id) DO UPDATE`). Every write carries `updated_at_ms` and the
+//! upsert only replaces a row with a write at least as new, so batches may land in any
+//! order. Call writes never take the configuration write lock. On start a node runs
+//! [`Store::close_interrupted`] for its own id: its calls left open by a crash become
+//! `interrupted`, and its capacity slots are released. [`Store::list_calls`] pages by key
+//! (see [`CallFilter`]); every filter has an index that yields the listing order, so a page
+//! costs about `limit` rows also with millions of calls.
+//!
+//! ## Capacity: why two takers never both get the last slot
+//!
+//! [`Store::take_slot`] counts the rule's rows in `call_slots` and inserts one only if the
+//! count is under the limit, and no other taker of that rule can run between the count and
+//! the commit:
+//!
+//! - SQLite has one writer at a time: the take runs in a `BEGIN IMMEDIATE` transaction,
+//!   which holds the database's write lock from before the count until the commit, for
+//!   every connection and process on the file.
+//! - PostgreSQL: the take's `READ COMMITTED` transaction first takes
+//!   `pg_advisory_xact_lock(CAPACITY_LOCK_CLASS, hash(rule_id))`, a lock per rule shared by
+//!   every node on the database (distinct from the configuration lock). The count runs after
+//!   the lock is granted, so it sees every slot committed by the previous holder, and the
+//!   lock is held until this take commits. Other rules are not blocked.
+//!
+//! A slot is released by [`Store::release_slot`] when the call ends, and also when a
+//! record with a final status is saved (so a lost release cannot leak it). A node that
+//! restarts releases its slots in [`Store::close_interrupted`]; the slots of a node that
+//! never comes back stay taken (and its calls live) until an operator runs
+//! [`Store::release_node_slots`] and [`Store::close_interrupted`] for it.
 //!
 //! ## Choosing a backend
 //!
@@ -27,20 +73,27 @@
 //!
 //! - `common`: the reads and writes both backends share (same logical schema, same SQL).
 //! - [`sqlite`]: file setup (WAL, `synchronous=NORMAL`, busy timeout) and `BEGIN IMMEDIATE`.
-//! - [`postgres`]: pool setup, optional schema, and the advisory write lock.
+//! - [`postgres`]: pool setup, optional schema, and the advisory locks.
+//! - `calls`: the call record types and page tokens.
 //!
 //! Errors say what the store was doing and, for opening, what to check. Passwords in a
 //! PostgreSQL URL never appear in [`Store::describe`] or in errors
 //! (see [`redact_database_url`]).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 
+mod calls;
 mod common;
 pub mod postgres;
 pub mod sqlite;
 
+pub use calls::{
+    CallCounts, CallFilter, CallPage, CallRecord, CallState, CallStatus, DEFAULT_CALL_PAGE,
+    FinalStatus, MAX_CALL_PAGE,
+};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
@@ -95,12 +148,16 @@ pub enum StoreError {
     /// A delete named a record that does not exist.
     #[error("{what} {id} does not exist")]
     NotFound { what: &'static str, id: String },
+    /// The request itself is wrong (e.g. a malformed page token); the API reports it as
+    /// `invalid_argument`.
+    #[error("{0}")]
+    InvalidArgument(String),
     /// The database failed; the message says what it was doing.
     #[error("storage error: {0}")]
     Backend(String),
 }
 
-/// Persistent configuration storage.
+/// Persistent storage: the configuration, call records and capacity slots.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Everything, with the current version. Records in ascending id order.
@@ -115,6 +172,70 @@ pub trait Store: Send + Sync + 'static {
 
     /// A short description for logs and `serve`'s banner (never contains a password).
     fn describe(&self) -> String;
+
+    // -- Call records ---------------------------------------------------------------
+
+    /// Inserts or updates `records` by id, all in one transaction (all or nothing).
+    ///
+    /// A stored record is replaced only by one whose `updated_at_ms` is the same or newer,
+    /// so out-of-order batches are harmless; within the batch the newest write of an id
+    /// wins. Records that carry a final status also drop their call's capacity slot (normally
+    /// released already by [`release_slot`](Self::release_slot)).
+    ///
+    /// Does not take the configuration write lock: call writes only meet configuration
+    /// writes in the database's own locking.
+    async fn save_calls(&self, records: &[CallRecord]) -> Result<(), StoreError>;
+
+    async fn get_call(&self, id: &str) -> Result<Option<CallRecord>, StoreError>;
+
+    /// One page of calls; see [`CallFilter`] for the order and paging rules. A malformed
+    /// page token is [`StoreError::InvalidArgument`].
+    async fn list_calls(&self, filter: &CallFilter) -> Result<CallPage, StoreError>;
+
+    /// Live / completed / total calls per rule, in rule id order. With `Some(ids)`, exactly
+    /// those rules (zeros for a rule without calls); with `None`, every rule that has calls.
+    ///
+    /// Counts by scanning the `(rule_id, final_status)` index: fine for a dashboard refresh,
+    /// not for every call.
+    async fn call_counts(&self, rule_ids: Option<&[String]>)
+    -> Result<Vec<CallCounts>, StoreError>;
+
+    /// Run by a node when it starts, before it takes calls: closes every call of `node_id`
+    /// that has no final status as [`FinalStatus::Interrupted`] (`state = ended`,
+    /// `reason = "interrupted"`, `ended_at_ms = now_ms`) and releases all the node's capacity
+    /// slots, in one transaction. Returns how many calls it closed. Other nodes' calls are
+    /// untouched.
+    async fn close_interrupted(&self, node_id: &str, now_ms: i64) -> Result<u64, StoreError>;
+
+    // -- Capacity slots (SPEC §6) ---------------------------------------------------
+
+    /// Takes one of `rule_id`'s `limit` concurrent-call slots for `call_id`, atomically:
+    /// counts the rule's slots and inserts one only if fewer than `limit` are taken. Two
+    /// takers, even on two nodes sharing one PostgreSQL, never both get the last slot.
+    ///
+    /// Returns `true` if the call holds a slot of `rule_id` now. Idempotent: taking again for
+    /// the same call and rule returns `true` without a second slot. A call that holds a slot
+    /// of another rule (sent on by a route policy) moves it when the new rule has room, and
+    /// keeps it otherwise.
+    async fn take_slot(
+        &self,
+        rule_id: &str,
+        limit: u32,
+        call_id: &str,
+        node_id: &str,
+        now_ms: i64,
+    ) -> Result<bool, StoreError>;
+
+    /// Releases the call's slot, if it has one.
+    async fn release_slot(&self, call_id: &str) -> Result<(), StoreError>;
+
+    /// Releases every slot held by `node_id`; returns how many. For an operator removing a
+    /// node that will not come back (a node that restarts does this itself, through
+    /// [`close_interrupted`](Self::close_interrupted)).
+    async fn release_node_slots(&self, node_id: &str) -> Result<u64, StoreError>;
+
+    /// Slots taken per rule (rules without slots are absent).
+    async fn slot_counts(&self) -> Result<HashMap<String, u32>, StoreError>;
 }
 
 /// Opens the store named by `database_url`:

@@ -13,20 +13,34 @@
 //! which takes SQLite's write lock before the version is read. Another process holding the
 //! lock makes the write wait up to the busy timeout (5 s), then fail with a backend error.
 //!
+//! Call-record and capacity-slot writes take their own `BEGIN IMMEDIATE` transactions,
+//! serialized in the process on a second mutex, not the configuration one: they meet
+//! configuration writes only in SQLite's own write lock (waiting up to the busy timeout).
+//! A capacity take holds that lock from its count to its commit, which is what makes it
+//! atomic, also between processes sharing the file.
+//!
+//! Statements with many parameters (the batched call upsert) use anonymous `?`
+//! parameters: SQLite finds a numbered parameter's name by a linear scan, which makes
+//! binding `$1..$N` quadratic.
+//!
 //! [`SqliteStore::load`](crate::Store::load) runs in one read transaction, so the version
 //! and the records come from a single snapshot.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::migrate::{MigrateError, Migrator};
+use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
+use sqlx::{Sqlite, Transaction};
+use tokio::sync::MutexGuard;
 
 use crate::common::{self, apply_locked, backend, cause, read_all, read_version};
-use crate::{Change, Loaded, Store, StoreError};
+use crate::{CallCounts, CallFilter, CallPage, CallRecord, Change, Loaded, Store, StoreError};
 
 /// The SQLite schema migrations, embedded in the binary.
 static MIGRATOR: Migrator = sqlx::migrate!("migrations/sqlite");
@@ -41,8 +55,12 @@ const MAX_CONNECTIONS: u32 = 4;
 #[derive(Debug)]
 pub struct SqliteStore {
     pool: SqlitePool,
-    /// Serializes this process's writers; `BEGIN IMMEDIATE` covers other processes.
+    /// Serializes this process's configuration writers; `BEGIN IMMEDIATE` covers other
+    /// processes.
     write_lock: tokio::sync::Mutex<()>,
+    /// Serializes this process's call-record and slot writers among themselves (not with
+    /// configuration writes, which they meet only in SQLite's own lock).
+    call_write_lock: tokio::sync::Mutex<()>,
     path: PathBuf,
 }
 
@@ -101,6 +119,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             pool,
             write_lock: tokio::sync::Mutex::new(()),
+            call_write_lock: tokio::sync::Mutex::new(()),
             path,
         })
     }
@@ -108,6 +127,25 @@ impl SqliteStore {
     /// The database file (absolute when it could be resolved).
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    async fn read_connection(&self, doing: &str) -> Result<PoolConnection<Sqlite>, StoreError> {
+        self.pool.acquire().await.map_err(|e| backend(doing, e))
+    }
+
+    /// Starts a write of the call path: takes this process's call-write turn, then SQLite's
+    /// write lock (`BEGIN IMMEDIATE`). Finish with [`common::finish`], then drop the guard.
+    async fn begin_call_write(
+        &self,
+        doing: &str,
+    ) -> Result<(MutexGuard<'_, ()>, Transaction<'static, Sqlite>), StoreError> {
+        let turn = self.call_write_lock.lock().await;
+        let tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(|e| backend(&format!("{doing}: taking the SQLite write lock"), e))?;
+        Ok((turn, tx))
     }
 
     /// Closes the connections (checkpointing the WAL); for an orderly shutdown. Later calls
@@ -161,5 +199,85 @@ impl Store for SqliteStore {
 
     fn describe(&self) -> String {
         format!("SQLite database {:?}", self.path.display().to_string())
+    }
+
+    async fn save_calls(&self, records: &[CallRecord]) -> Result<(), StoreError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let doing = "saving call records";
+        let (_turn, mut tx) = self.begin_call_write(doing).await?;
+        let result = common::save_calls::<Sqlite>(&mut tx, records).await;
+        common::finish(tx, result, doing).await
+    }
+
+    async fn get_call(&self, id: &str) -> Result<Option<CallRecord>, StoreError> {
+        let mut conn = self.read_connection("reading a call").await?;
+        common::get_call::<Sqlite>(&mut conn, id).await
+    }
+
+    async fn list_calls(&self, filter: &CallFilter) -> Result<CallPage, StoreError> {
+        let mut conn = self.read_connection("listing calls").await?;
+        common::list_calls::<Sqlite>(&mut conn, filter).await
+    }
+
+    async fn call_counts(
+        &self,
+        rule_ids: Option<&[String]>,
+    ) -> Result<Vec<CallCounts>, StoreError> {
+        let doing = "counting calls per rule";
+        // One snapshot for all chunks of a long id list.
+        let mut tx = self.pool.begin().await.map_err(|e| backend(doing, e))?;
+        let counts = common::call_counts::<Sqlite>(&mut tx, rule_ids).await?;
+        tx.commit().await.map_err(|e| backend(doing, e))?;
+        Ok(counts)
+    }
+
+    async fn close_interrupted(&self, node_id: &str, now_ms: i64) -> Result<u64, StoreError> {
+        let doing = "closing interrupted calls";
+        let (_turn, mut tx) = self.begin_call_write(doing).await?;
+        let result = common::close_interrupted::<Sqlite>(&mut tx, node_id, now_ms)
+            .await
+            .map(|closed| closed.rows_affected());
+        common::finish(tx, result, doing).await
+    }
+
+    async fn take_slot(
+        &self,
+        rule_id: &str,
+        limit: u32,
+        call_id: &str,
+        node_id: &str,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        // BEGIN IMMEDIATE holds SQLite's single write lock from before the count until the
+        // commit: no other connection or process can insert a slot in between.
+        let doing = "taking a capacity slot";
+        let (_turn, mut tx) = self.begin_call_write(doing).await?;
+        let result =
+            common::take_slot_locked::<Sqlite>(&mut tx, rule_id, limit, call_id, node_id, now_ms)
+                .await;
+        common::finish(tx, result, doing).await
+    }
+
+    async fn release_slot(&self, call_id: &str) -> Result<(), StoreError> {
+        let doing = "releasing a capacity slot";
+        let (_turn, mut tx) = self.begin_call_write(doing).await?;
+        let result = common::release_slot::<Sqlite>(&mut tx, call_id).await;
+        common::finish(tx, result, doing).await
+    }
+
+    async fn release_node_slots(&self, node_id: &str) -> Result<u64, StoreError> {
+        let doing = "releasing a node's capacity slots";
+        let (_turn, mut tx) = self.begin_call_write(doing).await?;
+        let result = common::release_node_slots::<Sqlite>(&mut tx, node_id)
+            .await
+            .map(|released| released.rows_affected());
+        common::finish(tx, result, doing).await
+    }
+
+    async fn slot_counts(&self) -> Result<HashMap<String, u32>, StoreError> {
+        let mut conn = self.read_connection("counting capacity slots").await?;
+        common::slot_counts::<Sqlite>(&mut conn).await
     }
 }

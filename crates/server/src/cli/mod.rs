@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::config::{Config, Overrides};
 
+pub mod calls;
 pub mod client;
 pub mod connection;
 pub mod dispatch;
@@ -32,7 +33,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the server (HTTP APIs; SIP arrives in a later version).
+    /// Run the server: SIP (UDP and TCP), RTP media and the HTTP APIs.
     Serve(ServeArgs),
     /// API tokens.
     #[command(subcommand)]
@@ -45,6 +46,9 @@ pub enum Command {
     Dispatch(dispatch::DispatchCommand),
     /// Why would a call be routed or rejected? Evaluates a call without placing it.
     Explain(explain::ExplainArgs),
+    /// Call records: list, follow, show, hang up.
+    #[command(subcommand)]
+    Calls(calls::CallsCommand),
     /// Print the version.
     Version,
 }
@@ -58,7 +62,7 @@ pub enum TokenCommand {
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Development defaults: API key `devkey`, secret `secret`, SQLite `./switchboard.db`,
-    /// HTTP on 127.0.0.1:7880 (each overridable).
+    /// HTTP on 127.0.0.1:7880, SIP on 127.0.0.1:5060 UDP and TCP (each overridable).
     #[arg(long)]
     pub dev: bool,
     /// TOML configuration file.
@@ -70,6 +74,12 @@ pub struct ServeArgs {
     /// Database: a SQLite file path, or a postgres:// URL.
     #[arg(long, value_name = "URL")]
     pub database: Option<String>,
+    /// SIP listen address for both UDP and TCP, e.g. 0.0.0.0:5060 (port 0 picks free ports).
+    #[arg(long, value_name = "ADDR")]
+    pub sip: Option<String>,
+    /// RTP port range, e.g. 10000-20000.
+    #[arg(long, value_name = "MIN-MAX")]
+    pub rtp_ports: Option<String>,
     /// Log format on stderr.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -109,6 +119,10 @@ impl Cli {
                             dev: args.dev,
                             listen: args.http,
                             database: args.database,
+                            call_path: crate::config::CallPathOverrides {
+                                sip: args.sip,
+                                rtp_ports: args.rtp_ports,
+                            },
                         })?;
                 runtime()?.block_on(crate::serve::run(settings))
             }
@@ -116,6 +130,7 @@ impl Cli {
             Some(Command::Sip(cmd)) => cmd.run(),
             Some(Command::Dispatch(cmd)) => dispatch::run(cmd),
             Some(Command::Explain(args)) => explain::run(args),
+            Some(Command::Calls(cmd)) => calls::run(cmd),
             Some(Command::Version) => {
                 println!("switchboard {}", env!("CARGO_PKG_VERSION"));
                 Ok(())

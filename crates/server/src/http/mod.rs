@@ -2,11 +2,13 @@
 //! both behind bearer-token authentication.
 
 pub mod auth;
+mod calls;
 mod dispatch_helpers;
 pub mod error;
 mod explain;
 mod list_update;
 mod policies;
+mod rooms;
 mod twirp;
 
 use std::sync::Arc;
@@ -28,6 +30,9 @@ pub const MAX_BODY_BYTES: usize = 1 << 20;
 pub struct App {
     pub service: Arc<ConfigService>,
     pub keys: Arc<Keys>,
+    pub store: Arc<dyn switchboard_store::Store>,
+    pub rooms: Arc<crate::rooms::Rooms>,
+    pub live: Arc<crate::calls::live::LiveCalls>,
 }
 
 /// A JSON body that could not be read, as an API error.
@@ -121,6 +126,11 @@ fn api() -> (Router<App>, utoipa::openapi::OpenApi) {
         .routes(routes!(dispatch_helpers::agent))
         .routes(routes!(policies::list))
         .routes(routes!(policies::get, policies::put, policies::delete))
+        .routes(routes!(rooms::list))
+        .routes(routes!(rooms::get))
+        .routes(routes!(calls::list))
+        .routes(routes!(calls::get))
+        .routes(routes!(calls::hangup))
         .split_for_parts()
 }
 
@@ -170,7 +180,12 @@ mod tests {
             methods("/api/v1/policies/{rule_id}"),
             ["delete", "get", "put"]
         );
-        assert_eq!(paths.len(), 6);
+        assert_eq!(methods("/api/v1/rooms"), ["get"]);
+        assert_eq!(methods("/api/v1/rooms/{name}"), ["get"]);
+        assert_eq!(methods("/api/v1/calls"), ["get"]);
+        assert_eq!(methods("/api/v1/calls/{id}"), ["get"]);
+        assert_eq!(methods("/api/v1/calls/{id}/hangup"), ["post"]);
+        assert_eq!(paths.len(), 11);
         let schemas = doc["components"]["schemas"].as_object().unwrap();
         for s in [
             "ExplainRequest",

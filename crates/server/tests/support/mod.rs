@@ -3,6 +3,8 @@
 //! throwaway PostgreSQL schemas.
 #![allow(dead_code)]
 
+pub mod sip;
+
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -100,6 +102,9 @@ pub fn run(mut cmd: Command, tag: &'static str, timeout: Duration) -> Finished {
 pub struct Server {
     child: Child,
     pub url: String,
+    /// The SIP UDP and TCP listening addresses (`ip:port`).
+    pub sip_udp: String,
+    pub sip_tcp: String,
     dir: PathBuf,
     log: Arc<Mutex<Vec<String>>>,
     after_stop: Option<Box<dyn FnOnce()>>,
@@ -111,6 +116,17 @@ impl Server {
     pub fn start(
         database: impl FnOnce(&Path) -> String,
         after_stop: Option<Box<dyn FnOnce()>>,
+    ) -> Server {
+        Server::start_with(database, after_stop, &[], &[])
+    }
+
+    /// Like [`Server::start`], with extra `serve` arguments and a config file's text
+    /// (written to the scratch directory and passed with `--config` when not empty).
+    pub fn start_with(
+        database: impl FnOnce(&Path) -> String,
+        after_stop: Option<Box<dyn FnOnce()>>,
+        extra_args: &[&str],
+        config_toml: &[&str],
     ) -> Server {
         static N: AtomicUsize = AtomicUsize::new(0);
         let nanos = SystemTime::now()
@@ -125,16 +141,30 @@ impl Server {
         std::fs::create_dir_all(&dir)
             .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
         let database = database(&dir);
+        let mut args: Vec<String> = [
+            "serve",
+            "--dev",
+            "--http",
+            "127.0.0.1:0",
+            "--sip",
+            "127.0.0.1:0",
+            "--database",
+            &database,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        if !config_toml.is_empty() {
+            let path = dir.join("switchboard.toml");
+            std::fs::write(&path, config_toml.join("\n"))
+                .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+            args.push("--config".into());
+            args.push(path.to_string_lossy().into_owned());
+        }
+        args.extend(extra_args.iter().map(|s| s.to_string()));
 
         let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-            .args([
-                "serve",
-                "--dev",
-                "--http",
-                "127.0.0.1:0",
-                "--database",
-                &database,
-            ])
+            .args(&args)
             .current_dir(&dir)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -154,6 +184,8 @@ impl Server {
         let mut server = Server {
             child,
             url: String::new(),
+            sip_udp: String::new(),
+            sip_tcp: String::new(),
             dir,
             log,
             after_stop,
@@ -164,6 +196,21 @@ impl Server {
             let left = deadline.saturating_duration_since(Instant::now());
             match rx.recv_timeout(left) {
                 Ok(line) => {
+                    if let Some(rest) = line.split("SIP on udp ").nth(1) {
+                        let mut words = rest.split_whitespace();
+                        server.sip_udp = words
+                            .next()
+                            .unwrap_or_default()
+                            .trim_end_matches(';')
+                            .to_owned();
+                        words.next(); // "tcp"
+                        server.sip_tcp = words
+                            .next()
+                            .unwrap_or_default()
+                            .trim_end_matches(';')
+                            .to_owned();
+                        continue;
+                    }
                     if let Some(rest) = line.split("listening on ").nth(1) {
                         let url = rest.split_whitespace().next().unwrap_or_default();
                         assert!(
@@ -210,6 +257,11 @@ impl Server {
             std::thread::sleep(Duration::from_millis(20));
         }
         None
+    }
+
+    /// The scratch directory the server runs in.
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     pub fn log_text(&self) -> String {

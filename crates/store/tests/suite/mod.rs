@@ -3,10 +3,15 @@
 //! A backend's test file implements [`Harness`] (how to open a fresh, isolated database and
 //! clean it up) and invokes [`store_suite!`], which generates one `#[tokio::test]` per case.
 
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Instant;
 
 use async_trait::async_trait;
-use switchboard_store::{Change, Loaded, PolicyRecord, Record, Store, StoreError};
+use switchboard_store::{
+    CallFilter, CallRecord, CallState, CallStatus, Change, FinalStatus, Loaded, PolicyRecord,
+    Record, Store, StoreError,
+};
 
 /// One fresh, isolated database per test case.
 #[async_trait]
@@ -39,6 +44,17 @@ macro_rules! store_suite {
             concurrent_applies_across_handles_exactly_one_wins,
             data_survives_reopening,
             describe_is_informative,
+            calls_round_trip_every_field,
+            calls_older_updates_are_ignored,
+            calls_batch_of_5000,
+            calls_pages_through_every_filter,
+            calls_malformed_page_token_is_invalid_argument,
+            calls_tail_follows_changes,
+            calls_counts_per_rule,
+            close_interrupted_touches_only_this_nodes_open_calls,
+            capacity_concurrent_takers_across_handles_get_exactly_the_limit,
+            capacity_release_take_again_and_idempotence,
+            capacity_slots_of_ended_calls_and_nodes_are_released,
         );
     };
     (@cases $new_harness:expr; $($case:ident),* $(,)?) => {
@@ -443,4 +459,789 @@ pub async fn describe_is_informative(h: &dyn Harness) {
         "describe() names the backend: {description:?}"
     );
     assert!(!description.contains("password"), "{description:?}");
+}
+
+// ---------------------------------------------------------------------------------------
+// Call records
+
+/// A live call with the required fields set and every optional one empty.
+pub fn call(id: &str, node: &str, created: i64, updated: i64) -> CallRecord {
+    CallRecord {
+        id: id.to_owned(),
+        sip_call_id: format!("{id}@sip.example"),
+        node_id: node.to_owned(),
+        trunk_id: None,
+        rule_id: None,
+        routed_from_rule_id: None,
+        room_name: None,
+        caller: "+15550001111".to_owned(),
+        called: "+15552223333".to_owned(),
+        source_ip: "192.0.2.10".to_owned(),
+        transport: "udp".to_owned(),
+        state: CallState::Incoming,
+        final_status: None,
+        sip_status: None,
+        reason: None,
+        hangup_by: None,
+        pin_attempts: 0,
+        created_at_ms: created,
+        answered_at_ms: None,
+        ended_at_ms: None,
+        updated_at_ms: updated,
+    }
+}
+
+fn ended(mut record: CallRecord, status: FinalStatus, at: i64) -> CallRecord {
+    record.state = CallState::Ended;
+    record.final_status = Some(status);
+    record.ended_at_ms = Some(at);
+    record.updated_at_ms = at;
+    record
+}
+
+async fn save_ok(store: &dyn Store, records: &[CallRecord]) {
+    store
+        .save_calls(records)
+        .await
+        .unwrap_or_else(|err| panic!("save_calls of {} records failed: {err}", records.len()));
+}
+
+async fn get_ok(store: &dyn Store, id: &str) -> Option<CallRecord> {
+    store
+        .get_call(id)
+        .await
+        .unwrap_or_else(|err| panic!("get_call {id} failed: {err}"))
+}
+
+/// Every page of `filter` with page size `limit`, checking that only the last page lacks
+/// a token (newest-first order).
+async fn all_pages(store: &dyn Store, filter: &CallFilter, limit: u32) -> Vec<CallRecord> {
+    let mut out = Vec::new();
+    let mut filter = CallFilter {
+        limit: Some(limit),
+        page_token: None,
+        ..filter.clone()
+    };
+    for _ in 0..10_000 {
+        let page = store
+            .list_calls(&filter)
+            .await
+            .unwrap_or_else(|err| panic!("list_calls {filter:?} failed: {err}"));
+        assert!(page.calls.len() <= limit as usize, "page over the limit");
+        out.extend(page.calls);
+        match page.next_page_token {
+            Some(token) => filter.page_token = Some(token),
+            None => return out,
+        }
+    }
+    panic!("paging did not end");
+}
+
+pub async fn calls_round_trip_every_field(h: &dyn Harness) {
+    let store = h.store();
+    let full = CallRecord {
+        id: "SCL_full".to_owned(),
+        sip_call_id: "a84b4c76e66710@pc33.example ünï ☎".to_owned(),
+        node_id: "node-1".to_owned(),
+        trunk_id: Some("ST_trunk".to_owned()),
+        rule_id: Some("SDR_voicemail".to_owned()),
+        routed_from_rule_id: Some("SDR_sales".to_owned()),
+        room_name: Some("call-_+15550001111_abc".to_owned()),
+        caller: "+1 (555) 000-1111".to_owned(),
+        called: "sales*#".to_owned(),
+        source_ip: "2001:db8::1".to_owned(),
+        transport: "tcp".to_owned(),
+        state: CallState::Ended,
+        final_status: Some(FinalStatus::Completed),
+        sip_status: Some(u16::MAX),
+        reason: Some("caller_bye".to_owned()),
+        hangup_by: Some("caller".to_owned()),
+        pin_attempts: u32::MAX,
+        created_at_ms: i64::MIN,
+        answered_at_ms: Some(-1),
+        ended_at_ms: Some(i64::MAX),
+        updated_at_ms: i64::MAX,
+    };
+    let empty = call("SCL_empty", "", 0, 0);
+    let mut records = vec![full.clone(), empty.clone()];
+    for (i, state) in CallState::ALL.into_iter().enumerate() {
+        let mut r = call(&format!("SCL_state_{i}"), "node-1", 1, 1);
+        r.state = state;
+        records.push(r);
+    }
+    for (i, status) in FinalStatus::ALL.into_iter().enumerate() {
+        records.push(ended(
+            call(&format!("SCL_final_{i}"), "node-1", 1, 1),
+            status,
+            2,
+        ));
+    }
+    save_ok(store, &records).await;
+    for record in &records {
+        assert_eq!(get_ok(store, &record.id).await.as_ref(), Some(record));
+    }
+    assert_eq!(get_ok(store, "SCL_missing").await, None);
+    // Another handle (a restart) reads the same.
+    let reopened = h.reopen().await;
+    assert_eq!(get_ok(&*reopened, "SCL_full").await, Some(full));
+    // An empty batch is fine.
+    save_ok(store, &[]).await;
+}
+
+pub async fn calls_older_updates_are_ignored(h: &dyn Harness) {
+    let store = h.store();
+    let arrived = call("SCL_1", "node-1", 100, 100);
+    let mut answered = arrived.clone();
+    answered.state = CallState::Active;
+    answered.answered_at_ms = Some(150);
+    answered.sip_status = Some(200);
+    answered.updated_at_ms = 150;
+    let finished = ended(answered.clone(), FinalStatus::Completed, 300);
+
+    save_ok(store, std::slice::from_ref(&finished)).await;
+    // Older writes arrive late, alone and in a batch: nothing changes.
+    save_ok(store, std::slice::from_ref(&answered)).await;
+    save_ok(store, &[arrived.clone(), answered.clone()]).await;
+    assert_eq!(get_ok(store, "SCL_1").await, Some(finished.clone()));
+
+    // The same updated_at_ms replaces (the later write of one instant wins).
+    let mut same_time = finished.clone();
+    same_time.reason = Some("server_bye".to_owned());
+    save_ok(store, std::slice::from_ref(&same_time)).await;
+    assert_eq!(get_ok(store, "SCL_1").await, Some(same_time.clone()));
+
+    // Within one batch the newest write of an id wins, in whatever order it comes.
+    let later = call("SCL_2", "node-1", 10, 10);
+    let mut later_v2 = later.clone();
+    later_v2.state = CallState::Ringing;
+    later_v2.updated_at_ms = 20;
+    let mut later_v3 = later_v2.clone();
+    later_v3.state = CallState::Active;
+    later_v3.updated_at_ms = 30;
+    save_ok(store, &[later_v2.clone(), later_v3.clone(), later.clone()]).await;
+    assert_eq!(get_ok(store, "SCL_2").await, Some(later_v3));
+
+    // A newer write replaces.
+    let mut newest = same_time;
+    newest.updated_at_ms = 301;
+    newest.pin_attempts = 2;
+    save_ok(store, std::slice::from_ref(&newest)).await;
+    assert_eq!(get_ok(store, "SCL_1").await, Some(newest));
+}
+
+pub async fn calls_batch_of_5000(h: &dyn Harness) {
+    let store = h.store();
+    let records: Vec<CallRecord> = (0..5000)
+        .map(|i| {
+            let mut r = call(&format!("SCL_{i:05}"), "node-1", i, i);
+            r.rule_id = Some(format!("SDR_{}", i % 7));
+            r
+        })
+        .collect();
+    save_ok(store, &records).await;
+    let listed = all_pages(store, &CallFilter::default(), 1000).await;
+    assert_eq!(listed.len(), 5000);
+    assert_eq!(listed[0], records[4999], "newest first");
+    assert_eq!(listed[4999], records[0]);
+
+    // Rewriting all of them (ended), and once more with a stale copy: one transaction each.
+    let finished: Vec<CallRecord> = records
+        .iter()
+        .map(|r| ended(r.clone(), FinalStatus::Completed, 10_000))
+        .collect();
+    save_ok(store, &finished).await;
+    save_ok(store, &records).await;
+    let counts = store.call_counts(None).await.expect("call_counts");
+    assert_eq!(counts.len(), 7);
+    assert_eq!(counts.iter().map(|c| c.completed).sum::<u64>(), 5000);
+    assert_eq!(counts.iter().map(|c| c.live).sum::<u64>(), 0);
+
+    // Rough timing for the report (not asserted): 1,000 new records in one batch.
+    let fresh: Vec<CallRecord> = (0..1000)
+        .map(|i| call(&format!("SCL_t{i:04}"), "node-2", 20_000 + i, 20_000 + i))
+        .collect();
+    let started = Instant::now();
+    save_ok(store, &fresh).await;
+    let insert = started.elapsed();
+    let updated: Vec<CallRecord> = fresh
+        .iter()
+        .map(|r| ended(r.clone(), FinalStatus::Completed, 30_000))
+        .collect();
+    let started = Instant::now();
+    save_ok(store, &updated).await;
+    eprintln!(
+        "timing: save_calls of 1,000 records on {}: insert {:?}, update {:?}",
+        store.describe(),
+        insert,
+        started.elapsed()
+    );
+}
+
+/// 250 calls spread over rules, trunks, statuses, numbers and times (with ties).
+fn mixed_calls() -> Vec<CallRecord> {
+    let statuses = [
+        None,
+        Some(FinalStatus::Completed),
+        Some(FinalStatus::Rejected),
+        Some(FinalStatus::Cancelled),
+        Some(FinalStatus::Failed),
+        Some(FinalStatus::Interrupted),
+        Some(FinalStatus::Completed),
+    ];
+    (0..250i64)
+        .map(|i| {
+            // Every created_at_ms is shared by up to three calls: the id breaks the tie.
+            let mut r = call(&format!("SCL_{:03}", (i * 37) % 250), "node-1", i / 3, 0);
+            r.updated_at_ms = 1000 + (i * 13) % 97;
+            r.rule_id = (i % 5 != 0).then(|| format!("SDR_{}", i % 3));
+            r.trunk_id = (i % 4 != 0).then(|| format!("ST_{}", i % 2));
+            r.caller = format!("+1555000{:04}", i % 11);
+            r.called = format!("+1555999{:04}", i % 6);
+            if i % 9 == 0 {
+                // A caller equal to another call's called number.
+                r.caller = "+15559990001".to_owned();
+            }
+            if i % 25 == 1 {
+                // Caller and called both match the number filter: listed once.
+                r.caller = r.called.clone();
+            }
+            if let Some(status) = statuses[(i % 7) as usize] {
+                r = ended(r, status, 0);
+                r.updated_at_ms = 1000 + (i * 13) % 97;
+            }
+            r
+        })
+        .collect()
+}
+
+fn newest_first(mut calls: Vec<CallRecord>) -> Vec<CallRecord> {
+    calls.sort_by(|a, b| (b.created_at_ms, &b.id).cmp(&(a.created_at_ms, &a.id)));
+    calls
+}
+
+pub async fn calls_pages_through_every_filter(h: &dyn Harness) {
+    let store = h.store();
+    let calls = mixed_calls();
+    // In several batches, out of order.
+    for chunk in calls.rchunks(60) {
+        save_ok(store, chunk).await;
+    }
+    let matching = |pred: &dyn Fn(&CallRecord) -> bool| {
+        newest_first(calls.iter().filter(|c| pred(c)).cloned().collect())
+    };
+
+    let mut cases: Vec<(CallFilter, Vec<CallRecord>)> = vec![
+        (CallFilter::default(), matching(&|_| true)),
+        (
+            CallFilter {
+                rule_id: Some("SDR_1".into()),
+                ..CallFilter::default()
+            },
+            matching(&|c| c.rule_id.as_deref() == Some("SDR_1")),
+        ),
+        (
+            CallFilter {
+                trunk_id: Some("ST_0".into()),
+                ..CallFilter::default()
+            },
+            matching(&|c| c.trunk_id.as_deref() == Some("ST_0")),
+        ),
+        (
+            CallFilter {
+                status: Some(CallStatus::Live),
+                ..CallFilter::default()
+            },
+            matching(&|c| c.final_status.is_none()),
+        ),
+        (
+            CallFilter {
+                number: Some("+15559990001".into()),
+                ..CallFilter::default()
+            },
+            matching(&|c| c.caller == "+15559990001" || c.called == "+15559990001"),
+        ),
+        (
+            CallFilter {
+                since_ms: Some(20),
+                until_ms: Some(61),
+                ..CallFilter::default()
+            },
+            matching(&|c| (20..61).contains(&c.created_at_ms)),
+        ),
+        (
+            CallFilter {
+                rule_id: Some("SDR_2".into()),
+                trunk_id: Some("ST_1".into()),
+                status: Some(CallStatus::Final(FinalStatus::Completed)),
+                since_ms: Some(10),
+                ..CallFilter::default()
+            },
+            matching(&|c| {
+                c.rule_id.as_deref() == Some("SDR_2")
+                    && c.trunk_id.as_deref() == Some("ST_1")
+                    && c.final_status == Some(FinalStatus::Completed)
+                    && c.created_at_ms >= 10
+            }),
+        ),
+        (
+            CallFilter {
+                rule_id: Some("SDR_none".into()),
+                ..CallFilter::default()
+            },
+            Vec::new(),
+        ),
+    ];
+    for status in FinalStatus::ALL {
+        cases.push((
+            CallFilter {
+                status: Some(CallStatus::Final(status)),
+                ..CallFilter::default()
+            },
+            matching(&|c| c.final_status == Some(status)),
+        ));
+    }
+    for (filter, want) in &cases {
+        assert!(
+            !want.is_empty() || filter.rule_id.as_deref() == Some("SDR_none"),
+            "fixture covers {filter:?}"
+        );
+        for limit in [7, 50, 1000] {
+            let got = all_pages(store, filter, limit).await;
+            assert_eq!(
+                got.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+                want.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+                "{filter:?}, limit {limit}"
+            );
+            assert_eq!(&got, want, "{filter:?}: records are complete");
+        }
+    }
+
+    // Default and maximum page sizes; a full last page still ends the listing cleanly.
+    let page = store
+        .list_calls(&CallFilter::default())
+        .await
+        .expect("list");
+    assert_eq!(page.calls.len(), 50);
+    assert!(page.next_page_token.is_some());
+    let page = store
+        .list_calls(&CallFilter {
+            limit: Some(5000),
+            ..CallFilter::default()
+        })
+        .await
+        .expect("list");
+    assert_eq!(page.calls.len(), 250);
+    assert_eq!(page.next_page_token, None);
+    let exact = all_pages(store, &CallFilter::default(), 125).await;
+    assert_eq!(exact.len(), 250);
+
+    // Calls arriving while paging do not disturb the older pages.
+    let first = store
+        .list_calls(&CallFilter {
+            limit: Some(100),
+            ..CallFilter::default()
+        })
+        .await
+        .expect("first page");
+    save_ok(store, &[call("SCL_new", "node-1", 10_000, 10_000)]).await;
+    let second = store
+        .list_calls(&CallFilter {
+            limit: Some(1000),
+            page_token: first.next_page_token,
+            ..CallFilter::default()
+        })
+        .await
+        .expect("second page");
+    let all = matching(&|_| true);
+    assert_eq!(first.calls, all[..100]);
+    assert_eq!(second.calls, all[100..]);
+}
+
+pub async fn calls_malformed_page_token_is_invalid_argument(h: &dyn Harness) {
+    let store = h.store();
+    save_ok(
+        store,
+        &(0..5)
+            .map(|i| call(&format!("SCL_{i}"), "n", i, i))
+            .collect::<Vec<_>>(),
+    )
+    .await;
+    let page = store
+        .list_calls(&CallFilter {
+            limit: Some(2),
+            ..CallFilter::default()
+        })
+        .await
+        .expect("list");
+    let token = page.next_page_token.expect("more pages");
+    let mut bad: Vec<CallFilter> = ["garbage", "zz", "'; DROP TABLE calls; --", "00", "é"]
+        .into_iter()
+        .map(|t| CallFilter {
+            page_token: Some(t.to_owned()),
+            ..CallFilter::default()
+        })
+        .collect();
+    // A token of another query.
+    bad.push(CallFilter {
+        rule_id: Some("SDR_x".into()),
+        page_token: Some(token.clone()),
+        ..CallFilter::default()
+    });
+    bad.push(CallFilter {
+        updated_after_ms: Some(0),
+        page_token: Some(token.clone()),
+        ..CallFilter::default()
+    });
+    // A truncated token.
+    bad.push(CallFilter {
+        page_token: Some(token[..token.len() - 2].to_owned()),
+        ..CallFilter::default()
+    });
+    for filter in bad {
+        match store.list_calls(&filter).await {
+            Err(StoreError::InvalidArgument(message)) => {
+                assert!(message.contains("page_token"), "{message}")
+            }
+            other => panic!("{filter:?}: want InvalidArgument, got {other:?}"),
+        }
+    }
+    // The good token still works; changing only the limit is allowed.
+    let next = store
+        .list_calls(&CallFilter {
+            limit: Some(10),
+            page_token: Some(token),
+            ..CallFilter::default()
+        })
+        .await
+        .expect("next page");
+    assert_eq!(
+        next.calls.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+        ["SCL_2", "SCL_1", "SCL_0"]
+    );
+}
+
+pub async fn calls_tail_follows_changes(h: &dyn Harness) {
+    let store = h.store();
+    let calls = mixed_calls();
+    save_ok(store, &calls).await;
+    let filter = CallFilter {
+        updated_after_ms: Some(1040),
+        rule_id: Some("SDR_0".into()),
+        ..CallFilter::default()
+    };
+    let mut want: Vec<CallRecord> = calls
+        .iter()
+        .filter(|c| c.updated_at_ms > 1040 && c.rule_id.as_deref() == Some("SDR_0"))
+        .cloned()
+        .collect();
+    want.sort_by(|a, b| (a.updated_at_ms, &a.id).cmp(&(b.updated_at_ms, &b.id)));
+    assert!(want.len() > 10);
+
+    // Page through in change order; the token keeps coming back as a resume point.
+    let mut got = Vec::new();
+    let mut f = CallFilter {
+        limit: Some(4),
+        ..filter.clone()
+    };
+    loop {
+        let page = store.list_calls(&f).await.expect("tail");
+        let short = page.calls.len() < 4;
+        got.extend(page.calls);
+        f.page_token = Some(page.next_page_token.expect("tail always returns a cursor"));
+        if short {
+            break;
+        }
+    }
+    assert_eq!(got, want);
+
+    // Caught up: an empty page, same cursor. Then a change shows up, once.
+    let page = store.list_calls(&f).await.expect("tail");
+    assert!(page.calls.is_empty());
+    assert_eq!(page.next_page_token, f.page_token);
+    let mut changed = want[0].clone();
+    changed.state = CallState::Ended;
+    changed.final_status = Some(FinalStatus::Completed);
+    changed.updated_at_ms = 5000;
+    save_ok(store, std::slice::from_ref(&changed)).await;
+    let page = store.list_calls(&f).await.expect("tail");
+    assert_eq!(page.calls, vec![changed]);
+    f.page_token = page.next_page_token;
+    assert!(store.list_calls(&f).await.expect("tail").calls.is_empty());
+}
+
+pub async fn calls_counts_per_rule(h: &dyn Harness) {
+    let store = h.store();
+    let mut records = Vec::new();
+    for i in 0..10 {
+        let mut r = call(&format!("SCL_a{i}"), "n", i, i);
+        r.rule_id = Some("SDR_a".into());
+        if i < 3 {
+            r = ended(r, FinalStatus::Completed, 100);
+        } else if i < 5 {
+            r = ended(r, FinalStatus::Rejected, 100);
+        }
+        records.push(r);
+    }
+    let mut b = call("SCL_b", "n", 1, 1);
+    b.rule_id = Some("SDR_b".into());
+    records.push(ended(b, FinalStatus::Completed, 5));
+    records.push(call("SCL_norule", "n", 1, 1));
+    save_ok(store, &records).await;
+
+    let all = store.call_counts(None).await.expect("counts");
+    let summary: Vec<(&str, u64, u64, u64)> = all
+        .iter()
+        .map(|c| (c.rule_id.as_str(), c.live, c.completed, c.total))
+        .collect();
+    assert_eq!(summary, [("SDR_a", 5, 3, 10), ("SDR_b", 0, 1, 1)]);
+
+    let some = store
+        .call_counts(Some(&["SDR_zzz".to_owned(), "SDR_b".to_owned()]))
+        .await
+        .expect("counts");
+    let summary: Vec<(&str, u64, u64, u64)> = some
+        .iter()
+        .map(|c| (c.rule_id.as_str(), c.live, c.completed, c.total))
+        .collect();
+    assert_eq!(summary, [("SDR_b", 0, 1, 1), ("SDR_zzz", 0, 0, 0)]);
+    assert!(
+        store
+            .call_counts(Some(&[]))
+            .await
+            .expect("counts")
+            .is_empty()
+    );
+}
+
+pub async fn close_interrupted_touches_only_this_nodes_open_calls(h: &dyn Harness) {
+    let store = h.store();
+    let mut answered = call("SCL_a_active", "node-a", 10, 20);
+    answered.state = CallState::Active;
+    answered.answered_at_ms = Some(15);
+    answered.sip_status = Some(200);
+    let ringing = call("SCL_a_ringing", "node-a", 11, 11);
+    let done = ended(
+        call("SCL_a_done", "node-a", 5, 5),
+        FinalStatus::Completed,
+        9,
+    );
+    let mut from_future = call("SCL_a_future", "node-a", 12, 2_000);
+    from_future.state = CallState::Pin;
+    let other = call("SCL_b_active", "node-b", 10, 20);
+    save_ok(
+        store,
+        &[
+            answered.clone(),
+            ringing.clone(),
+            done.clone(),
+            from_future.clone(),
+            other.clone(),
+        ],
+    )
+    .await;
+    for (call_id, node) in [("SCL_a_active", "node-a"), ("SCL_b_active", "node-b")] {
+        assert!(
+            store
+                .take_slot("SDR_x", 10, call_id, node, 1)
+                .await
+                .expect("take")
+        );
+    }
+
+    assert_eq!(
+        store
+            .close_interrupted("node-a", 1_000)
+            .await
+            .expect("close"),
+        3
+    );
+    for before in [&answered, &ringing, &from_future] {
+        let after = get_ok(store, &before.id).await.expect("still there");
+        let mut want = before.clone();
+        want.state = CallState::Ended;
+        want.final_status = Some(FinalStatus::Interrupted);
+        want.reason = Some("interrupted".to_owned());
+        want.ended_at_ms = Some(1_000);
+        want.updated_at_ms = before.updated_at_ms.max(1_000);
+        if before.updated_at_ms >= 1_000 {
+            want.updated_at_ms = before.updated_at_ms + 1;
+        }
+        assert_eq!(after, want);
+    }
+    assert_eq!(get_ok(store, "SCL_a_done").await, Some(done));
+    assert_eq!(get_ok(store, "SCL_b_active").await, Some(other));
+    assert_eq!(
+        store.slot_counts().await.expect("slots"),
+        HashMap::from([("SDR_x".to_owned(), 1)]),
+        "node-a's slot went, node-b's stayed"
+    );
+
+    // A late write from before the crash does not reopen the call.
+    save_ok(store, std::slice::from_ref(&answered)).await;
+    assert_eq!(
+        get_ok(store, "SCL_a_active")
+            .await
+            .and_then(|c| c.final_status),
+        Some(FinalStatus::Interrupted)
+    );
+    // Nothing left to close; an unknown node has nothing either.
+    assert_eq!(
+        store
+            .close_interrupted("node-a", 2_000)
+            .await
+            .expect("close"),
+        0
+    );
+    assert_eq!(
+        store
+            .close_interrupted("node-z", 2_000)
+            .await
+            .expect("close"),
+        0
+    );
+}
+
+pub async fn capacity_concurrent_takers_across_handles_get_exactly_the_limit(h: &dyn Harness) {
+    // Three independent handles (separate pools): three nodes sharing the database.
+    let mut stores = Vec::new();
+    for _ in 0..3 {
+        stores.push(h.reopen().await);
+    }
+    for round in 0..3 {
+        let start = Arc::new(tokio::sync::Barrier::new(20));
+        let tasks: Vec<_> = (0..20)
+            .map(|i| {
+                let store = Arc::clone(&stores[i % 3]);
+                let start = Arc::clone(&start);
+                tokio::spawn(async move {
+                    let call_id = format!("SCL_r{round}_{i:02}");
+                    let node = format!("node-{}", i % 3);
+                    start.wait().await;
+                    store
+                        .take_slot(&format!("SDR_{round}"), 5, &call_id, &node, 1)
+                        .await
+                })
+            })
+            .collect();
+        let mut taken = 0;
+        for task in tasks {
+            if task.await.expect("taker panicked").expect("take_slot") {
+                taken += 1;
+            }
+        }
+        assert_eq!(taken, 5, "round {round}: exactly the limit");
+    }
+    assert_eq!(
+        h.store().slot_counts().await.expect("slots"),
+        HashMap::from([
+            ("SDR_0".to_owned(), 5),
+            ("SDR_1".to_owned(), 5),
+            ("SDR_2".to_owned(), 5)
+        ])
+    );
+}
+
+pub async fn capacity_release_take_again_and_idempotence(h: &dyn Harness) {
+    let store = h.store();
+    let take = |call_id: &'static str, limit: u32| async move {
+        store
+            .take_slot("SDR_a", limit, call_id, "node-1", 7)
+            .await
+            .expect("take_slot")
+    };
+    assert!(take("SCL_1", 2).await);
+    assert!(take("SCL_1", 2).await, "taking again is idempotent");
+    assert!(take("SCL_2", 2).await);
+    assert!(take("SCL_1", 2).await, "still idempotent at the limit");
+    assert!(!take("SCL_3", 2).await, "full");
+    assert_eq!(
+        store.slot_counts().await.expect("slots"),
+        HashMap::from([("SDR_a".to_owned(), 2)])
+    );
+
+    store.release_slot("SCL_1").await.expect("release");
+    store
+        .release_slot("SCL_1")
+        .await
+        .expect("release is idempotent");
+    store
+        .release_slot("SCL_never")
+        .await
+        .expect("release unknown");
+    assert!(take("SCL_3", 2).await, "a released slot can be taken again");
+    assert!(!take("SCL_1", 2).await);
+
+    // A limit of 0 admits no one; a lowered limit admits no one until enough leave.
+    assert!(
+        !store
+            .take_slot("SDR_zero", 0, "SCL_z", "node-1", 7)
+            .await
+            .expect("take")
+    );
+    assert!(!take("SCL_4", 1).await);
+
+    // A call sent on to another rule moves its slot when that rule has room.
+    assert!(
+        store
+            .take_slot("SDR_b", 1, "SCL_2", "node-1", 8)
+            .await
+            .expect("move")
+    );
+    assert!(
+        !store
+            .take_slot("SDR_b", 1, "SCL_3", "node-1", 8)
+            .await
+            .expect("full")
+    );
+    assert_eq!(
+        store.slot_counts().await.expect("slots"),
+        HashMap::from([("SDR_a".to_owned(), 1), ("SDR_b".to_owned(), 1)]),
+        "SCL_3 kept its SDR_a slot when SDR_b was full"
+    );
+}
+
+pub async fn capacity_slots_of_ended_calls_and_nodes_are_released(h: &dyn Harness) {
+    let store = h.store();
+    for (call_id, node) in [
+        ("SCL_1", "node-1"),
+        ("SCL_2", "node-1"),
+        ("SCL_3", "node-2"),
+        ("SCL_4", "node-2"),
+    ] {
+        assert!(
+            store
+                .take_slot("SDR_a", 10, call_id, node, 1)
+                .await
+                .expect("take")
+        );
+    }
+    // Saving a call's final record drops its slot (a lost release cannot leak it); a live
+    // record keeps it.
+    let mut live = call("SCL_2", "node-1", 1, 2);
+    live.state = CallState::Active;
+    save_ok(
+        store,
+        &[
+            ended(call("SCL_1", "node-1", 1, 1), FinalStatus::Completed, 5),
+            live,
+        ],
+    )
+    .await;
+    assert_eq!(
+        store.slot_counts().await.expect("slots"),
+        HashMap::from([("SDR_a".to_owned(), 3)])
+    );
+    // An operator removes a node that is gone for good.
+    assert_eq!(
+        store.release_node_slots("node-2").await.expect("release"),
+        2
+    );
+    assert_eq!(
+        store.release_node_slots("node-2").await.expect("release"),
+        0
+    );
+    assert_eq!(
+        store.slot_counts().await.expect("slots"),
+        HashMap::from([("SDR_a".to_owned(), 1)])
+    );
 }

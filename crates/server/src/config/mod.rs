@@ -14,6 +14,8 @@
 //! accept_trunkless_calls = false
 //! ```
 //!
+//! The call path's sections (`[sip]`, `[media]`, `[node]`) are described in [`call_path`].
+//!
 //! Environment: `SWITCHBOARD_HTTP_LISTEN`, `SWITCHBOARD_DATABASE_URL`,
 //! `SWITCHBOARD_KEYS` (`key:secret,key2:secret2`), `SWITCHBOARD_ACCEPT_TRUNKLESS_CALLS`.
 
@@ -21,6 +23,10 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::Deserialize;
+
+pub mod call_path;
+
+pub use call_path::{CallPathOverrides, CallPathSettings};
 
 /// The development defaults of `serve --dev`.
 pub const DEV_KEY: &str = "devkey";
@@ -35,6 +41,9 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub keys: BTreeMap<String, String>,
     pub routing: RoutingConfig,
+    pub sip: call_path::SipConfig,
+    pub media: call_path::MediaSection,
+    pub node: call_path::NodeConfig,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -61,6 +70,7 @@ pub struct Overrides {
     pub dev: bool,
     pub listen: Option<String>,
     pub database: Option<String>,
+    pub call_path: CallPathOverrides,
 }
 
 /// The settings `serve` runs with.
@@ -71,6 +81,7 @@ pub struct Settings {
     pub keys: BTreeMap<String, String>,
     pub accept_trunkless_calls: bool,
     pub dev: bool,
+    pub call_path: CallPathSettings,
 }
 
 impl Config {
@@ -139,7 +150,9 @@ impl Config {
             .clone()
             .or(self.http.listen)
             .unwrap_or_else(|| DEFAULT_LISTEN.to_string());
+        let call_path = call_path::resolve(self.sip, self.media, self.node, &o.call_path)?;
         Ok(Settings {
+            call_path,
             listen,
             database_url,
             keys,

@@ -1,0 +1,105 @@
+//! An answered call, until it ends: the caller's BYE, our BYE (media timeout, maximum call
+//! duration, missing ACK, a hang-up through the API), re-INVITEs for hold and resume, and
+//! in-dialog INFO.
+
+use switchboard_media::MediaEvent;
+use switchboard_sip::transport::{CallEvent, IncomingCall};
+use switchboard_store::{CallRecord, FinalStatus};
+
+use super::CallPath;
+use super::flow::close;
+use super::live::HangupSignal;
+use super::media::{self, Session};
+
+/// How long we wait for the answer to our BYE before forgetting the dialog.
+const BYE_WAIT: std::time::Duration = std::time::Duration::from_secs(33);
+
+/// The caller's place in a room.
+pub(super) struct Member {
+    pub room: String,
+    pub identity: String,
+}
+
+/// Why an answered call ended.
+enum End {
+    CallerBye,
+    Ours(&'static str, &'static str),
+    Transport,
+}
+
+pub(super) async fn run(
+    path: &CallPath,
+    call: &mut IncomingCall,
+    rec: &mut CallRecord,
+    mut session: Session,
+    hangup: &mut HangupSignal,
+    max_end: tokio::time::Instant,
+    member: Member,
+) {
+    let end = loop {
+        tokio::select! {
+            ev = call.events.recv() => match ev {
+                Some(CallEvent::Bye) => break End::CallerBye,
+                Some(CallEvent::AckTimeout) => break End::Ours("no_ack", "server"),
+                Some(CallEvent::ReInvite { req, request }) => {
+                    media::answer_reinvite(path, call, &session, req, request.body());
+                }
+                Some(CallEvent::Info { content_type, body }) => {
+                    if let Some(d) = media::info_digit(&content_type, &body) {
+                        tracing::info!(call_id = %rec.id, digit = %d, "DTMF (INFO)");
+                    }
+                }
+                Some(CallEvent::TransportError) | None => break End::Transport,
+                Some(_) => {}
+            },
+            ev = session.events.recv() => match ev {
+                Some(MediaEvent::Timeout) => break End::Ours("media_timeout", "server"),
+                Some(MediaEvent::Dtmf(d)) => {
+                    tracing::info!(call_id = %rec.id, digit = %d, "DTMF (RFC 4733)");
+                }
+                Some(_) => {}
+                None => break End::Ours("media_failed", "server"),
+            },
+            _ = tokio::time::sleep_until(max_end) => break End::Ours("max_duration", "server"),
+            _ = hangup.requested() => break End::Ours("hangup_api", "server"),
+        }
+    };
+    session.handle.stop();
+    path.rooms
+        .set_attribute(&member.room, &member.identity, "sip.callStatus", "hangup");
+    path.rooms.leave(&member.room, &member.identity);
+    match end {
+        End::CallerBye => {
+            close(
+                path,
+                rec,
+                FinalStatus::Completed,
+                "caller_bye",
+                Some("caller"),
+            );
+            call.handle.forget();
+        }
+        End::Transport => {
+            close(path, rec, FinalStatus::Failed, "transport_error", None);
+            call.handle.forget();
+        }
+        End::Ours(reason, by) => {
+            call.handle.bye(Vec::new());
+            close(path, rec, FinalStatus::Completed, reason, Some(by));
+            wait_bye(call).await;
+        }
+    }
+}
+
+/// Waits for the answer to our BYE (retransmitted by the SIP layer), then lets the dialog go.
+pub(super) async fn wait_bye(call: &mut IncomingCall) {
+    let _ = tokio::time::timeout(BYE_WAIT, async {
+        while let Some(ev) = call.events.recv().await {
+            if matches!(ev, CallEvent::ByeCompleted { .. } | CallEvent::Bye) {
+                break;
+            }
+        }
+    })
+    .await;
+    call.handle.forget();
+}
