@@ -18,7 +18,7 @@ bin=./target/release/switchboard
 dir=$(mktemp -d)
 server=
 trap 'kill "$server" 2>/dev/null || true; rm -rf "$dir"' EXIT
-ulimit -n 65536 || true
+ulimit -n 65536 2>/dev/null || true
 
 start_server() { # $1 = config file
   rm -f "$dir/bench.db"*
@@ -73,14 +73,14 @@ start_server "$dir/bench.toml"
 url=$(grep -o 'http://[0-9.:]*' "$dir/serve.log" | head -1)
 export LIVEKIT_URL=$url LIVEKIT_API_KEY=devkey LIVEKIT_API_SECRET=secret
 $bin sip inbound create --name ring --numbers 15550000001 --allowed-addresses 127.0.0.1 >/dev/null
-trunk=$($bin sip inbound list --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["items"][0]["sipTrunkId"])')
+trunk=$($bin sip inbound list --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["sipTrunkId"])')
 # A rule that dispatches an agent: the caller rings until the ringing timeout.
 $bin dispatch agent --name ring --agent ringer --trunk-id "$trunk" >/dev/null
 sleep 1
 before=$(pid_rss)
 hold=20000
 set +e
-timeout 90 sipp 127.0.0.1:5391 -sf scripts/sipp/uac_ring_hold.xml -s 15550000001 -set hold $hold \
+timeout 90 sipp 127.0.0.1:5391 -sf scripts/sipp/uac_ring_hold.xml -s 15550000001 -d $hold \
   -i 127.0.0.1 -p 5393 -r 500 -m "$ring_calls" -l "$ring_calls" -nostdin -timeout 80s >/dev/null 2>&1 &
 sipp_pid=$!
 set -e
