@@ -331,3 +331,40 @@ fn proxy_challenge_trunk_gets_407_and_sipp_answers_with_proxy_authorization() {
         ],
     );
 }
+
+#[test]
+fn repeated_failures_from_one_source_are_throttled_even_with_the_right_password() {
+    let (server, api, _) = auth_route(&["[sip]", "auth_failures_per_source_per_min = 2"]);
+    let dir = Scratch::new("auth-throttle");
+    // Two wrong passwords use up the source's budget…
+    for (i, from) in ["+15551239010", "+15551239011"].into_iter().enumerate() {
+        let run = Sipp::new(
+            dir.path(),
+            &format!("wrong{i}"),
+            "uac_auth_fail.xml",
+            &server.sip_udp,
+        )
+        .service(NUMBER)
+        .set("from_user", from)
+        .auth(USER, "guess")
+        .run();
+        run.assert_ok();
+        api.call_where(&run.call_id(), "auth_failed", |c| {
+            c["reason"] == "auth_failed"
+        });
+    }
+    // …so the next INVITE is refused at once, without a challenge, right password or not.
+    let run = Sipp::new(dir.path(), "right", "uac_reject.xml", &server.sip_udp)
+        .service(NUMBER)
+        .set("from_user", "+15551239012")
+        .run();
+    run.assert_ok();
+    assert_eq!(run.invite_finals(), vec![403], "{}", run.dump());
+    let rec = api.call_where(&run.call_id(), "auth_throttled", |c| {
+        c["reason"] == "auth_throttled"
+    });
+    assert_record(
+        &rec,
+        &[("status", json!("rejected")), ("sip_status", json!(403))],
+    );
+}

@@ -584,3 +584,37 @@ fn node_overload_sheds_new_invites_with_503_and_retry_after() {
         "{calls:#?}"
     );
 }
+
+#[test]
+fn an_invite_flood_from_one_source_is_throttled_with_503() {
+    // 2 INVITEs/s per source, bursts of 4: the 5th of 8 quick INVITEs is over budget.
+    let server = sip_server(&["[sip]", "invites_per_source_per_sec = 2"]);
+    let api = Api::new(&server);
+    let dir = Scratch::new("flood");
+    let run = Sipp::new(dir.path(), "flood", "uac_reject.xml", &server.sip_udp)
+        .service("+15550999")
+        .set("from_user", "+15551230020")
+        .calls(8)
+        .rate(100, 8)
+        .run();
+    run.assert_ok();
+    let finals = run.invite_finals();
+    let throttled = finals.iter().filter(|&&s| s == 503).count();
+    let answered = finals.iter().filter(|&&s| s == 404).count();
+    assert_eq!(throttled + answered, 8, "{finals:?}\n{}", run.dump());
+    assert!((3..=4).contains(&throttled), "{finals:?}");
+    for m in run.responses(503) {
+        assert!(
+            header(&m, "Retry-After").is_some(),
+            "503 without Retry-After:\n{m}"
+        );
+    }
+    let calls = api.wait_calls("limit=100", "8 ended calls", RECORD_TIMEOUT, |cs| {
+        cs.len() == 8 && cs.iter().all(|c| c["state"] == "ended")
+    });
+    assert_eq!(
+        calls.iter().filter(|c| c["reason"] == "throttled").count(),
+        throttled,
+        "{calls:#?}"
+    );
+}

@@ -237,3 +237,73 @@ fn capacity_limit_rejects_the_extra_call_with_486_and_frees_the_slot_afterwards(
     let rec = api.ended_call(&run.call_id());
     assert_record(&rec, &[("status", json!("completed"))]);
 }
+
+/// `HH:MM` of `t` shifted by `minutes`, on the wall clock of `tz`.
+fn wall(t: jiff::Timestamp, tz: &str, minutes: i64) -> String {
+    let z = (t + jiff::SignedDuration::from_secs(minutes * 60))
+        .in_tz(tz)
+        .expect("a known zone");
+    format!("{:02}:{:02}", z.hour(), z.minute())
+}
+
+#[test]
+fn the_daily_window_is_read_in_the_policys_time_zone() {
+    const TZ: &str = "Asia/Tokyo"; // UTC+9 all year: 9 hours from UTC's wall clock
+    let server = sip_server(&[]);
+    let api = Api::new(&server);
+    let trunk = api.trunk(json!({"name": "carrier", "numbers": [NUMBER]}));
+    let rule = api.rule(json!({
+        "trunk_ids": [trunk],
+        "rule": {"dispatch_rule_individual": {"room_prefix": "main"}}
+    }));
+    let dir = Scratch::new("window-tz");
+    let now = jiff::Timestamp::now();
+
+    // Open: a window around now on Tokyo's wall clock.
+    api.policy(
+        &rule,
+        json!({
+            "timezone": TZ,
+            "window_start": wall(now, TZ, -60), "window_end": wall(now, TZ, 60),
+            "after_hours": {"action": "reject"}
+        }),
+    );
+    wait_explain(&api, "decision", json!("accept"));
+    let run = Sipp::new(dir.path(), "open", "uac_call.xml", &server.sip_udp)
+        .service(NUMBER)
+        .set("from_user", "+15551238010")
+        .run();
+    run.assert_ok();
+    assert_eq!(run.invite_finals(), vec![200], "{}", run.dump());
+    let rec = api.ended_call(&run.call_id());
+    assert_record(
+        &rec,
+        &[("status", json!("completed")), ("rule_id", json!(rule))],
+    );
+
+    // Closed: the same hour on UTC's wall clock, which in Tokyo is 9 hours away.
+    api.policy(
+        &rule,
+        json!({
+            "timezone": TZ,
+            "window_start": wall(now, "UTC", -60), "window_end": wall(now, "UTC", 60),
+            "after_hours": {"action": "reject"}
+        }),
+    );
+    wait_explain(&api, "reason", json!("after_hours"));
+    let run = Sipp::new(dir.path(), "closed", "uac_reject.xml", &server.sip_udp)
+        .service(NUMBER)
+        .set("from_user", "+15551238011")
+        .run();
+    run.assert_ok();
+    assert_eq!(run.invite_finals(), vec![480], "{}", run.dump());
+    let rec = api.ended_call(&run.call_id());
+    assert_record(
+        &rec,
+        &[
+            ("status", json!("rejected")),
+            ("reason", json!("after_hours")),
+            ("sip_status", json!(480)),
+        ],
+    );
+}
