@@ -9,6 +9,8 @@
 //! - [`session`]: the sans-I/O RTP session of one call (latching, decoding, DTMF, 20 ms
 //!   pacer, playout queue with marks, prompts, timeouts, statistics);
 //! - [`prompt`] and [`tone`]: the audio switchboard plays itself;
+//! - [`resample`]: streaming 8 kHz ↔ 16/24/48 kHz conversion for agents (polyphase FIR);
+//! - [`mixer`]: saturating mix and mix-minus of PCM16 frames for rooms;
 //! - [`socket`]: the thin tokio shell (port pool, UDP sockets, the per-call media task).
 //!
 //! ## Sans-I/O
@@ -22,7 +24,9 @@
 
 pub mod dtmf;
 pub mod g711;
+pub mod mixer;
 pub mod prompt;
+pub mod resample;
 pub mod rtcp;
 pub mod rtp;
 pub mod sdp;
@@ -31,6 +35,7 @@ pub mod socket;
 pub mod tone;
 
 pub use prompt::Prompt;
+pub use resample::{Resampler, UnsupportedRate};
 pub use sdp::{Codec, Negotiated};
 pub use session::{MediaStats, Playable, Timeouts};
 pub use socket::{MediaConfig, MediaEvent, MediaHandle, PortPool, start};

@@ -3,11 +3,13 @@
 //! This binary wires the crates together: `switchboard-dispatch` routes, `switchboard-store`
 //! persists, and the modules here serve the APIs and the CLI.
 
+mod agents;
 mod calls;
 mod cli;
 mod config;
 mod convert;
 mod http;
+mod metrics;
 mod rooms;
 mod serve;
 mod service;

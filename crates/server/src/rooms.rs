@@ -1,7 +1,7 @@
 //! The room registry (SPEC §5): which rooms exist on this node and who is in them.
 //!
 //! A room is created when its first participant joins and closed when its last one leaves.
-//! Participants are the SIP callers (and, with the agents issue, the agents). Identities are
+//! Participants are the SIP callers and the agents assigned to their calls. Identities are
 //! unique within a room: a second caller with the same identity gets `_2`, `_3`… (the same
 //! rule as `switchboard_dispatch::room::unique_identity`).
 //!
@@ -19,6 +19,7 @@ use switchboard_dispatch::room::unique_identity;
 #[serde(rename_all = "snake_case")]
 pub enum ParticipantKind {
     Sip,
+    Agent,
 }
 
 /// One participant of a room.

@@ -41,7 +41,9 @@ pub async fn run(settings: Settings) -> Result<(), String> {
         .local_addr()
         .map_err(|e| format!("cannot read the listening address: {e}"))?;
     let keys = Keys::new(settings.keys.clone());
-    let calls = start_call_path(&settings, service.clone(), store.clone()).await?;
+    // Agent workers' media URLs use the address a worker reached us at; this is the fallback.
+    let agents = crate::agents::Agents::new(format!("ws://{addr}"));
+    let calls = start_call_path(&settings, service.clone(), store.clone(), agents.clone()).await?;
     println!(
         "switchboard {} listening on http://{addr} (storage: {})",
         env!("CARGO_PKG_VERSION"),
@@ -62,6 +64,23 @@ pub async fn run(settings: Settings) -> Result<(), String> {
         store,
         rooms: calls.rooms.clone(),
         live: calls.live.clone(),
+        agents: agents.clone(),
+        metrics: calls.metrics.clone(),
+        live_gauges: {
+            let calls = calls.clone();
+            let agents = agents.clone();
+            Arc::new(move || {
+                let mut workers_by_agent = std::collections::BTreeMap::new();
+                for w in agents.workers() {
+                    *workers_by_agent.entry(w.agent_name).or_default() += 1;
+                }
+                crate::metrics::Live {
+                    calls_by_rule: calls.live_by_rule(),
+                    workers_by_agent,
+                    sip: calls.sip_stats(),
+                }
+            })
+        },
     };
     axum::serve(listener, http::router(app))
         .with_graceful_shutdown(shutdown_signal())
@@ -97,6 +116,7 @@ async fn start_call_path(
     settings: &Settings,
     service: Arc<ConfigService>,
     store: Arc<dyn switchboard_store::Store>,
+    agents: Arc<crate::agents::Agents>,
 ) -> Result<Arc<CallPath>, String> {
     let cp = &settings.call_path;
     let now = jiff::Timestamp::now().as_millisecond();
@@ -153,11 +173,12 @@ async fn start_call_path(
         recorder,
         cp.clone(),
         ports,
+        Arc::new(crate::metrics::Metrics::default()),
+        agents,
         &nonce_secret(settings),
     ));
+    path.set_sip(sip);
     tokio::spawn(path.clone().run(incoming));
-    // The SIP layer runs as long as its handle lives: keep it for the process lifetime.
-    std::mem::forget(sip);
     Ok(path)
 }
 

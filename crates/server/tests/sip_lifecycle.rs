@@ -51,18 +51,6 @@ fn offer(port: u16, dir: &str, version: u32) -> String {
         .replace("o=- 1 1 ", &format!("o=- 1 {version} "))
 }
 
-/// Reads until `pred` holds for a message (everything read is kept in the transcript).
-fn wait_msg(raw: &RawSip, timeout: Duration, pred: impl Fn(&str) -> bool) -> Option<String> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let m = raw.recv(left)?;
-        if pred(&m) {
-            return Some(m);
-        }
-    }
-}
-
 /// The final response to the request with CSeq `cseq` (e.g. `"2 INVITE"`).
 fn final_for(raw: &RawSip, cseq: &str, timeout: Duration) -> Option<String> {
     wait_msg(raw, timeout, |m| {
@@ -73,19 +61,6 @@ fn final_for(raw: &RawSip, cseq: &str, timeout: Duration) -> Option<String> {
 /// A request of `method` from the server.
 fn request_from_server(raw: &RawSip, method: &str, timeout: Duration) -> Option<String> {
     wait_msg(raw, timeout, |m| m.starts_with(&format!("{method} ")))
-}
-
-/// Our response to a request the server sent.
-fn response_to(req: &str, code: u16, reason: &str) -> String {
-    let mut s = format!("SIP/2.0 {code} {reason}\r\n");
-    for v in headers(req, "Via") {
-        s.push_str(&format!("Via: {v}\r\n"));
-    }
-    for h in ["From", "To", "Call-ID", "CSeq"] {
-        s.push_str(&format!("{h}: {}\r\n", header(req, h).unwrap_or_default()));
-    }
-    s.push_str("Content-Length: 0\r\n\r\n");
-    s
 }
 
 /// An in-dialog request carrying an SDP body (a re-INVITE).

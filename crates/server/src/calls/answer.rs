@@ -2,11 +2,11 @@
 //! caller participant, ring (refreshing `180`) until the call can be answered, answer with
 //! the SDP, then stay in the call ([`super::in_call`]).
 //!
-//! A rule whose `room_config.agents` names agents rings until an agent is ready or the
-//! trunk's `ringing_timeout` passes (`480`). Agents arrive with the worker protocol; until a
-//! worker registry exists, no agent can become ready, so such calls end with `480
-//! no_agent` after the timeout — the honest answer. A rule without agents is answered at
-//! once.
+//! A rule whose `room_config.agents` names agents rings until the first dispatched agent
+//! says `ready`, or the trunk's `ringing_timeout` passes (`480 no_agent`). A rule without
+//! agents is answered at once, and its automatic-dispatch job (workers registered without
+//! a name) joins when a worker takes it: such rules also serve rooms of callers alone,
+//! where there is nobody to wait for.
 
 use std::sync::Arc;
 
@@ -14,10 +14,12 @@ use switchboard_dispatch::Decision;
 use switchboard_sip::transport::{CallEvent, IncomingCall};
 use switchboard_store::{CallRecord, CallState, FinalStatus};
 
+use super::agent_jobs::AgentJobs;
 use super::facts::InviteFacts;
 use super::flow::{Slot, close, now_ms, reject, reply};
 use super::media;
 use super::{CallPath, SetupGuard};
+use crate::agents::JobEvent;
 use crate::rooms::{Joining, ParticipantKind};
 
 pub(super) async fn ring_and_answer(
@@ -72,35 +74,49 @@ pub(super) async fn ring_and_answer(
     let mut refresh = tokio::time::interval(path.settings.ringing_interval);
     refresh.tick().await;
     let needs_agent = !room.agents.is_empty();
-    let leave = |path: &CallPath| {
+    let mut jobs = AgentJobs::start(&path, &rec.id, &room, &identity);
+    jobs.each(|c| c.call_status("ringing"));
+    let leave = |path: &CallPath, jobs: &mut AgentJobs, reason: &str| {
+        jobs.end(path, reason);
         path.rooms.leave(&room.room_name, &identity);
     };
 
-    // Ring until an agent is ready (none can be yet: see the module docs).
+    // Ring until the first agent is ready.
     if needs_agent {
         loop {
             tokio::select! {
                 _ = refresh.tick() => call.handle.respond(reply(180, "Ringing")),
+                Some((i, ev)) = jobs.events.recv() => {
+                    if jobs.note(&path, i, &ev) {
+                        break;
+                    }
+                    if ev == JobEvent::Hangup {
+                        leave(&path, &mut jobs, "agent_hangup");
+                        drop(slot);
+                        return reject(&path, &call, &mut rec, reply(480, "Temporarily Unavailable"), FinalStatus::Rejected, "agent_hangup");
+                    }
+                    // Audio and commands before the answer have nowhere to go yet.
+                }
                 _ = tokio::time::sleep_until(ring_deadline) => {
-                    leave(&path);
+                    leave(&path, &mut jobs, "ringing_timeout");
                     drop(slot);
                     return reject(&path, &call, &mut rec, reply(480, "Temporarily Unavailable"), FinalStatus::Rejected, "no_agent");
                 }
                 _ = hangup.requested() => {
-                    leave(&path);
+                    leave(&path, &mut jobs, "room_closed");
                     drop(slot);
                     return reject(&path, &call, &mut rec, reply(480, "Temporarily Unavailable"), FinalStatus::Rejected, "hangup_api");
                 }
                 ev = call.events.recv() => match ev {
                     Some(CallEvent::Cancelled) => {
-                        leave(&path);
+                        leave(&path, &mut jobs, "caller_hangup");
                         drop(slot);
                         rec.sip_status = Some(487);
                         return close(&path, &mut rec, FinalStatus::Cancelled, "cancelled", Some("caller"));
                     }
                     Some(_) => {}
                     None => {
-                        leave(&path);
+                        leave(&path, &mut jobs, "caller_hangup");
                         drop(slot);
                         return close(&path, &mut rec, FinalStatus::Failed, "transport_error", None);
                     }
@@ -110,6 +126,7 @@ pub(super) async fn ring_and_answer(
     }
 
     let Some(session) = media::start_or_reject(&path, &call, &mut rec, &negotiated).await else {
+        leave(&path, &mut jobs, "media_closed");
         return;
     };
     let mut ok = reply(200, "OK").with_body("application/sdp", session.answer_sdp.clone());
@@ -117,6 +134,7 @@ pub(super) async fn ring_and_answer(
         ok = ok.with_header(k, v.clone());
     }
     call.handle.respond(ok);
+    path.final_answer(&rec.id, "answered", 200);
     drop(setup);
     rec.state = CallState::Active;
     rec.sip_status = Some(200);
@@ -125,6 +143,7 @@ pub(super) async fn ring_and_answer(
     path.live.update(&rec);
     path.rooms
         .set_attribute(&room.room_name, &identity, "sip.callStatus", "active");
+    jobs.each(|c| c.call_status("active"));
     tracing::info!(call_id = %rec.id, state = "active", "answered");
 
     super::in_call::run(
@@ -132,6 +151,7 @@ pub(super) async fn ring_and_answer(
         &mut call,
         &mut rec,
         session,
+        &mut jobs,
         &mut hangup,
         max_end,
         super::in_call::Member {

@@ -124,6 +124,11 @@ pub(super) fn close(
     rec.ended_at_ms = Some(now_ms());
     path.recorder.save(rec);
     path.live.remove(&rec.id);
+    path.final_answer(&rec.id, reason, rec.sip_status.unwrap_or(0));
+    if final_status == FinalStatus::Completed {
+        path.metrics
+            .completed(rec.rule_id.as_deref().unwrap_or_default());
+    }
     tracing::info!(
         call_id = %rec.id,
         state = "ended",
@@ -167,6 +172,7 @@ pub(super) async fn handle(path: Arc<CallPath>, call: IncomingCall) {
     let id = facts.call_id();
     let mut rec = new_record(&path, &facts, &id);
     let ip = facts.source.ip();
+    path.arrived(&id);
     tracing::info!(call_id = %id, sip_call_id = %facts.sip_call_id, from = %facts.caller, to = %facts.called, source = %facts.source, transport = facts.transport, state = "incoming", "INVITE");
 
     let Some(setup) = path.enter_setup() else {

@@ -73,6 +73,11 @@ impl LiveCalls {
         }
     }
 
+    /// Every live call.
+    pub fn list(&self) -> Vec<CallRecord> {
+        self.lock().values().map(|e| e.record.clone()).collect()
+    }
+
     pub fn get(&self, id: &str) -> Option<CallRecord> {
         self.lock().get(id).map(|e| e.record.clone())
     }

@@ -176,6 +176,22 @@ async fn start(
     })
 }
 
+/// Stops the RTP session and adds its counters to the metrics.
+pub(super) fn finish(path: &CallPath, session: &Session, timed_out: bool) {
+    session.handle.stop();
+    let st = session.handle.stats();
+    path.metrics.media(
+        crate::metrics::MediaTotals {
+            packets_in: st.packets_in,
+            bytes_in: st.bytes_in,
+            packets_out: st.packets_out,
+            bytes_out: st.bytes_out,
+            lost: st.lost,
+        },
+        timed_out,
+    );
+}
+
 /// A new answer (re-INVITE) on the same port, with the `o=` version incremented.
 fn answer_sdp(path: &CallPath, negotiated: &Negotiated, session: &Session) -> String {
     let version = session.version.fetch_add(1, Ordering::Relaxed) + 1;

@@ -19,6 +19,7 @@
 //! [`throttle`] (rate limits), [`record`] (batched call-record writer), [`live`] (the
 //! live-call registry), [`facts`] (what routing needs from the INVITE).
 
+mod agent_jobs;
 mod answer;
 pub mod auth;
 pub mod facts;
@@ -31,6 +32,7 @@ mod pin_stage;
 pub mod record;
 pub mod throttle;
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -42,6 +44,7 @@ use switchboard_store::Store;
 use tokio::sync::mpsc;
 
 use crate::config::CallPathSettings;
+use crate::metrics::Metrics;
 use crate::rooms::Rooms;
 use crate::service::ConfigService;
 use live::LiveCalls;
@@ -60,6 +63,12 @@ pub struct CallPath {
     pub recorder: Recorder,
     pub settings: CallPathSettings,
     pub ports: Arc<PortPool>,
+    pub metrics: Arc<Metrics>,
+    pub agents: Arc<crate::agents::Agents>,
+    /// The SIP stack, kept alive as long as the call path (and read for its counters).
+    sip: std::sync::OnceLock<switchboard_sip::transport::SipHandle>,
+    /// When each call's INVITE arrived, until its final answer (setup latency).
+    arrivals: Mutex<HashMap<String, Instant>>,
     nonce: NonceKey,
     in_setup: Arc<AtomicUsize>,
     invites: Mutex<SourceLimiter>,
@@ -76,6 +85,7 @@ impl Drop for SetupGuard {
 }
 
 impl CallPath {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         service: Arc<ConfigService>,
         store: Arc<dyn Store>,
@@ -83,6 +93,8 @@ impl CallPath {
         recorder: Recorder,
         settings: CallPathSettings,
         ports: Arc<PortPool>,
+        metrics: Arc<Metrics>,
+        agents: Arc<crate::agents::Agents>,
         nonce_secret: &[u8],
     ) -> CallPath {
         let invites = SourceLimiter::new(
@@ -105,6 +117,10 @@ impl CallPath {
             recorder,
             settings,
             ports,
+            metrics,
+            agents,
+            sip: std::sync::OnceLock::new(),
+            arrivals: Mutex::new(HashMap::new()),
             nonce: NonceKey::new(nonce_secret),
             in_setup: Arc::new(AtomicUsize::new(0)),
             invites: Mutex::new(invites),
@@ -125,6 +141,47 @@ impl CallPath {
         let n = self.in_setup.fetch_add(1, Ordering::Relaxed);
         let guard = SetupGuard(self.in_setup.clone());
         (n < self.settings.max_calls_in_setup).then_some(guard)
+    }
+
+    /// Keeps the SIP stack's handle (for its counters, and so it lives as long as we do).
+    pub fn set_sip(&self, sip: switchboard_sip::transport::SipHandle) {
+        let _ = self.sip.set(sip);
+    }
+
+    /// The SIP stack's counters.
+    pub fn sip_stats(&self) -> Option<switchboard_sip::endpoint::Stats> {
+        self.sip.get().map(|s| s.stats())
+    }
+
+    /// Notes the arrival of a call's INVITE.
+    fn arrived(&self, call_id: &str) {
+        self.arrivals
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(call_id.to_string(), Instant::now());
+    }
+
+    /// The INVITE got its final answer (`status` 0: none, a silent drop): counts the
+    /// outcome and the setup latency, once per INVITE.
+    pub(crate) fn final_answer(&self, call_id: &str, reason: &str, status: u16) {
+        let arrived = self
+            .arrivals
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(call_id);
+        if let Some(t) = arrived {
+            self.metrics.invite(reason, status);
+            self.metrics.setup_latency(t.elapsed());
+        }
+    }
+
+    /// Calls in progress by rule, for the metrics gauge.
+    pub fn live_by_rule(&self) -> std::collections::BTreeMap<String, u64> {
+        let mut m = std::collections::BTreeMap::new();
+        for r in self.live.list() {
+            *m.entry(r.rule_id.unwrap_or_default()).or_default() += 1;
+        }
+        m
     }
 
     fn flood_allows(&self, ip: std::net::IpAddr) -> bool {

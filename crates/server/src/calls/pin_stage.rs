@@ -13,6 +13,7 @@ use switchboard_media::{MediaEvent, Prompt, Tone};
 use switchboard_sip::transport::{CallEvent, IncomingCall};
 use switchboard_store::{CallRecord, CallState, FinalStatus};
 
+use super::agent_jobs::AgentJobs;
 use super::facts::InviteFacts;
 use super::flow::{Slot, admit_with_pin, close, now_ms, reply, routing_call};
 use super::in_call::{Member, wait_bye};
@@ -46,6 +47,7 @@ pub(super) async fn run(
     // LiveKit answers a PIN call without the trunk's headers: they belong to the accepted call.
     call.handle
         .respond(reply(200, "OK").with_body("application/sdp", session.answer_sdp.clone()));
+    path.final_answer(&rec.id, "pin_required", 200);
     drop(setup);
     rec.state = CallState::Pin;
     rec.sip_status = Some(200);
@@ -63,7 +65,7 @@ pub(super) async fn run(
         let attempt: Option<Attempt> = tokio::select! {
             ev = call.events.recv() => match ev {
                 Some(CallEvent::Bye) => {
-                    session.handle.stop();
+                    media::finish(&path, &session, false);
                     close(&path, &mut rec, FinalStatus::Completed, "caller_bye", Some("caller"));
                     call.handle.forget();
                     return;
@@ -79,7 +81,7 @@ pub(super) async fn run(
                     return hang_up(&path, &mut call, &mut rec, &mut session, "no_ack", false).await;
                 }
                 Some(CallEvent::TransportError) | None => {
-                    session.handle.stop();
+                    media::finish(&path, &session, false);
                     close(&path, &mut rec, FinalStatus::Failed, "transport_error", None);
                     call.handle.forget();
                     return;
@@ -155,6 +157,7 @@ pub(super) async fn run(
             }
         }
         rec.rule_id = decided.rule_id.clone().or(rec.rule_id.take());
+        path.metrics.pin_attempt(decided.verdict == Verdict::Accept);
         match decided.verdict {
             Verdict::Accept => {
                 return joined(path, call, rec, session, decided, slot, hangup).await;
@@ -223,7 +226,7 @@ async fn hang_up(
         .await
         .unwrap_or(false);
         if caller_left {
-            session.handle.stop();
+            media::finish(path, session, reason == "media_timeout");
             close(
                 path,
                 rec,
@@ -235,7 +238,7 @@ async fn hang_up(
             return;
         }
     }
-    session.handle.stop();
+    media::finish(path, session, reason == "media_timeout");
     call.handle.bye(Vec::new());
     close(
         path,
@@ -292,11 +295,15 @@ async fn joined(
     tracing::info!(call_id = %rec.id, state = "active", room = %room.room_name, "PIN accepted");
     // Maximum call duration runs from the join for PIN calls (LiveKit's behaviour).
     let max_end = tokio::time::Instant::now() + room.max_call_duration;
+    // The call is already answered: the agents join when they are ready.
+    let mut jobs = AgentJobs::start(&path, &rec.id, &room, &identity);
+    jobs.each(|c| c.call_status("active"));
     super::in_call::run(
         &path,
         &mut call,
         &mut rec,
         session,
+        &mut jobs,
         &mut hangup,
         max_end,
         Member {

@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::config::{Config, Overrides};
 
+pub mod agents;
 pub mod calls;
 pub mod client;
 pub mod connection;
@@ -49,6 +50,9 @@ pub enum Command {
     /// Call records: list, follow, show, hang up.
     #[command(subcommand)]
     Calls(calls::CallsCommand),
+    /// Agent workers connected to the server.
+    #[command(subcommand)]
+    Agents(agents::AgentsCommand),
     /// Print the version.
     Version,
 }
@@ -131,6 +135,7 @@ impl Cli {
             Some(Command::Dispatch(cmd)) => dispatch::run(cmd),
             Some(Command::Explain(args)) => explain::run(args),
             Some(Command::Calls(cmd)) => calls::run(cmd),
+            Some(Command::Agents(cmd)) => agents::run(cmd),
             Some(Command::Version) => {
                 println!("switchboard {}", env!("CARGO_PKG_VERSION"));
                 Ok(())

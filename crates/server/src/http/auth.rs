@@ -25,6 +25,8 @@ impl std::fmt::Debug for Keys {
 pub enum Grant {
     /// `sip.admin`: manage trunks, rules and policies.
     SipAdmin,
+    /// `video.agent`: connect an agent worker (LiveKit's agent grant).
+    Agent,
 }
 
 impl Keys {
@@ -58,12 +60,24 @@ impl Keys {
                 )
             })?
             .trim();
+        self.authorize_token(token, grant)
+    }
+
+    /// Verifies a token (from a header or a query parameter) and checks the grant.
+    pub fn authorize_token(&self, token: &str, grant: Grant) -> Result<Claims, ApiError> {
         let claims = self.verify(token)?;
         match grant {
             Grant::SipAdmin if !claims.sip.admin => Err(ApiError::new(
                 Code::PermissionDenied,
                 format!(
                     "the token of API key {:?} lacks the sip.admin grant that managing trunks and dispatch rules needs; mint one with `switchboard token create` or set sip.admin in your SDK's AccessToken",
+                    claims.iss
+                ),
+            )),
+            Grant::Agent if !claims.video.agent => Err(ApiError::new(
+                Code::PermissionDenied,
+                format!(
+                    "the token of API key {:?} lacks the agent grant that agent workers need; set video.agent = true (VideoGrants(agent=True) in the LiveKit SDKs)",
                     claims.iss
                 ),
             )),

@@ -1,12 +1,14 @@
 //! The HTTP interface: LiveKit's Twirp `livekit.SIP` service and the native `/api/v1` API,
 //! both behind bearer-token authentication.
 
+mod agents;
 pub mod auth;
 mod calls;
 mod dispatch_helpers;
 pub mod error;
 mod explain;
 mod list_update;
+mod metrics;
 mod policies;
 mod rooms;
 mod twirp;
@@ -33,6 +35,10 @@ pub struct App {
     pub store: Arc<dyn switchboard_store::Store>,
     pub rooms: Arc<crate::rooms::Rooms>,
     pub live: Arc<crate::calls::live::LiveCalls>,
+    pub agents: Arc<crate::agents::Agents>,
+    pub metrics: Arc<crate::metrics::Metrics>,
+    /// Gauges read from the live registries when `/metrics` is scraped.
+    pub live_gauges: Arc<dyn Fn() -> crate::metrics::Live + Send + Sync>,
 }
 
 /// A JSON body that could not be read, as an API error.
@@ -131,6 +137,8 @@ fn api() -> (Router<App>, utoipa::openapi::OpenApi) {
         .routes(routes!(calls::list))
         .routes(routes!(calls::get))
         .routes(routes!(calls::hangup))
+        .routes(routes!(agents::list))
+        .routes(routes!(metrics::get))
         .split_for_parts()
 }
 
@@ -152,9 +160,15 @@ pub fn router(app: App) -> Router {
             }),
         )
         .route("/healthz", get(|| async { "ok" }))
+        .route("/agent", get(agents::control))
+        .route("/agent/jobs/{job_id}/media", get(agents::media))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(reject_declared_oversized))
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            metrics::count_requests,
+        ))
         .with_state(app)
 }
 
@@ -185,7 +199,9 @@ mod tests {
         assert_eq!(methods("/api/v1/calls"), ["get"]);
         assert_eq!(methods("/api/v1/calls/{id}"), ["get"]);
         assert_eq!(methods("/api/v1/calls/{id}/hangup"), ["post"]);
-        assert_eq!(paths.len(), 11);
+        assert_eq!(methods("/metrics"), ["get"]);
+        assert_eq!(methods("/api/v1/agents"), ["get"]);
+        assert_eq!(paths.len(), 13);
         let schemas = doc["components"]["schemas"].as_object().unwrap();
         for s in [
             "ExplainRequest",

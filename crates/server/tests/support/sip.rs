@@ -997,3 +997,28 @@ impl RawSip {
         )
     }
 }
+
+/// The first message from the server within `timeout` that `pred` accepts.
+pub fn wait_msg(raw: &RawSip, timeout: Duration, pred: impl Fn(&str) -> bool) -> Option<String> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let m = raw.recv(left)?;
+        if pred(&m) {
+            return Some(m);
+        }
+    }
+}
+
+/// Our response to a request the server sent.
+pub fn response_to(req: &str, code: u16, reason: &str) -> String {
+    let mut s = format!("SIP/2.0 {code} {reason}\r\n");
+    for v in headers(req, "Via") {
+        s.push_str(&format!("Via: {v}\r\n"));
+    }
+    for h in ["From", "To", "Call-ID", "CSeq"] {
+        s.push_str(&format!("{h}: {}\r\n", header(req, h).unwrap_or_default()));
+    }
+    s.push_str("Content-Length: 0\r\n\r\n");
+    s
+}

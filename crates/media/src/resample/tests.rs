@@ -1,0 +1,339 @@
+use super::*;
+use proptest::prelude::*;
+
+const AMPLITUDE: f64 = 10000.0;
+
+/// A sine with a 0.5 rad phase (so a tone aliasing onto 4 kHz is not sampled at its zeros).
+fn sine(freq: f64, rate: u32, len: usize) -> Vec<i16> {
+    (0..len)
+        .map(|i| {
+            (AMPLITUDE * (2.0 * PI * freq * i as f64 / f64::from(rate) + 0.5).sin()).round() as i16
+        })
+        .collect()
+}
+
+fn run(from: u32, to: u32, input: &[i16]) -> Vec<i16> {
+    let mut r = Resampler::new(from, to).unwrap();
+    let mut out = Vec::new();
+    r.process(input, &mut out);
+    out
+}
+
+/// Samples skipped at the start of an output (filter warm-up: 4 × the group delay).
+fn warm_up(rate: u32, low_rate: u32) -> usize {
+    (4 * DELAY_LOW_RATE_SAMPLES) * (rate / low_rate) as usize
+}
+
+fn rms(samples: &[i16]) -> f64 {
+    (samples.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>() / samples.len() as f64).sqrt()
+}
+
+/// Amplitude of the `freq` component (Goertzel); exact for a whole number of cycles.
+fn goertzel_amplitude(samples: &[i16], freq: f64, rate: u32) -> f64 {
+    let w = 2.0 * PI * freq / f64::from(rate);
+    let coeff = 2.0 * w.cos();
+    let (mut s1, mut s2) = (0.0f64, 0.0f64);
+    for &x in samples {
+        let s0 = f64::from(x) + coeff * s1 - s2;
+        s2 = s1;
+        s1 = s0;
+    }
+    let power = s1 * s1 + s2 * s2 - coeff * s1 * s2;
+    2.0 * power.max(0.0).sqrt() / samples.len() as f64
+}
+
+fn db(ratio: f64) -> f64 {
+    20.0 * ratio.log10()
+}
+
+/// Gain (dB) of a sine through `from → 8000`, measured by RMS after warm-up.
+fn down_gain_db(from: u32, freq: f64) -> f64 {
+    let out = run(from, 8000, &sine(freq, from, from as usize)); // 1 s
+    let steady = &out[warm_up(8000, 8000)..];
+    db(rms(steady) / (AMPLITUDE / 2f64.sqrt()))
+}
+
+#[test]
+fn downsampling_passes_speech_band() {
+    for from in [16000, 24000, 48000] {
+        let g1 = down_gain_db(from, 1000.0);
+        let g3 = down_gain_db(from, 3000.0);
+        let g34 = down_gain_db(from, 3400.0);
+        println!("{from} -> 8000: 1 kHz {g1:+.3} dB, 3 kHz {g3:+.3} dB, 3.4 kHz {g34:+.3} dB");
+        assert!(g1.abs() <= 1.0, "{from}: 1 kHz gain {g1} dB");
+        assert!(g3.abs() <= 3.0, "{from}: 3 kHz gain {g3} dB");
+    }
+}
+
+#[test]
+fn downsampling_rejects_above_nyquist() {
+    let cases: &[(u32, &[f64])] = &[
+        (16000, &[4600.0, 5000.0, 6000.0, 7000.0, 7900.0]),
+        (24000, &[4600.0, 5000.0, 7000.0, 11000.0, 11900.0]),
+        (48000, &[4600.0, 5000.0, 7000.0, 12000.0, 20000.0, 23900.0]),
+        (48000, &[4000.0, 4200.0, 4400.0]), // transition band, printed only
+    ];
+    for &(from, freqs) in cases {
+        for &freq in freqs {
+            let g = down_gain_db(from, freq);
+            println!("{from} -> 8000: {freq} Hz {g:+.1} dB");
+            if freq >= 4600.0 {
+                assert!(g <= -40.0, "{from}: {freq} Hz only {g} dB down");
+            }
+        }
+    }
+}
+
+#[test]
+fn upsampling_passes_1khz_and_rejects_images() {
+    for to in [16000, 24000, 48000] {
+        let out = run(8000, to, &sine(1000.0, 8000, 8000 + 400));
+        assert_eq!(out.len(), (8000 + 400) * (to / 8000) as usize);
+        // Exactly 1 s after warm-up: every tone below is a whole number of cycles.
+        let steady = &out[warm_up(to, 8000)..][..to as usize];
+        let fundamental = goertzel_amplitude(steady, 1000.0, to);
+        let gain = db(fundamental / AMPLITUDE);
+        // Frequency check: 1000 cycles ⇒ 2000 sign changes.
+        let crossings = steady
+            .windows(2)
+            .filter(|w| (w[0] < 0) != (w[1] < 0))
+            .count();
+        println!("8000 -> {to}: 1 kHz {gain:+.3} dB, {crossings} zero crossings in 1 s");
+        assert!(gain.abs() <= 1.0, "{to}: 1 kHz gain {gain} dB");
+        assert!(
+            (1998..=2002).contains(&crossings),
+            "{to}: {crossings} crossings"
+        );
+        let mut image = 8000.0;
+        while image - 1000.0 < f64::from(to) / 2.0 {
+            for f in [image - 1000.0, image + 1000.0] {
+                if f < f64::from(to) / 2.0 {
+                    let level = db(goertzel_amplitude(steady, f, to) / fundamental);
+                    println!("8000 -> {to}: image {f} Hz {level:+.1} dB");
+                    assert!(level <= -40.0, "{to}: image at {f} Hz only {level} dB down");
+                }
+            }
+            image += 8000.0;
+        }
+    }
+}
+
+#[test]
+fn upsampling_3khz_and_3400hz_in_band() {
+    for to in [16000, 24000, 48000] {
+        for (freq, tolerance) in [(3000.0, 3.0), (3400.0, 3.0)] {
+            let out = run(8000, to, &sine(freq, 8000, 8000 + 400));
+            let steady = &out[warm_up(to, 8000)..][..to as usize];
+            let gain = db(goertzel_amplitude(steady, freq, to) / AMPLITUDE);
+            let image = db(goertzel_amplitude(steady, 8000.0 - freq, to) / AMPLITUDE);
+            println!("8000 -> {to}: {freq} Hz {gain:+.3} dB, image {image:+.1} dB");
+            assert!(gain.abs() <= tolerance, "{to}: {freq} Hz gain {gain} dB");
+        }
+    }
+}
+
+#[test]
+fn round_trip_8k_48k_8k_keeps_1khz() {
+    let input = sine(1000.0, 8000, 8000);
+    let mut up = Resampler::new(8000, 48000).unwrap();
+    let mut down = Resampler::new(48000, 8000).unwrap();
+    let (mut mid, mut out) = (Vec::new(), Vec::new());
+    for frame in input.chunks(160) {
+        mid.clear();
+        up.process(frame, &mut mid);
+        down.process(&mid, &mut out);
+    }
+    assert_eq!(out.len(), input.len());
+    let delay = 2 * DELAY_LOW_RATE_SAMPLES;
+    let a = &input[100..input.len() - delay];
+    let b = &out[100 + delay..];
+    let dotp: f64 = a
+        .iter()
+        .zip(b)
+        .map(|(&x, &y)| f64::from(x) * f64::from(y))
+        .sum();
+    let na: f64 = a.iter().map(|&x| f64::from(x).powi(2)).sum::<f64>().sqrt();
+    let nb: f64 = b.iter().map(|&x| f64::from(x).powi(2)).sum::<f64>().sqrt();
+    let corr = dotp / (na * nb);
+    let err: Vec<i16> = a.iter().zip(b).map(|(&x, &y)| x - y).collect();
+    let snr = db(rms(a) / rms(&err));
+    println!("round trip: correlation {corr:.6}, SNR {snr:.1} dB");
+    assert!(corr > 0.99, "correlation {corr}");
+    assert!(snr > 30.0, "SNR {snr} dB");
+}
+
+#[test]
+fn group_delay_is_twelve_low_rate_samples() {
+    // An impulse at 8 kHz sample 20 peaks at 48 kHz sample (20 + 12) × 6.
+    let mut input = vec![0i16; 80];
+    input[20] = 20000;
+    let out = run(8000, 48000, &input);
+    let peak = (0..out.len()).max_by_key(|&i| out[i]).unwrap();
+    assert_eq!(peak, (20 + DELAY_LOW_RATE_SAMPLES) * 6);
+    // And back down: 48 kHz impulse at 6 × 20 peaks at 8 kHz sample 20 + 12.
+    let mut input = vec![0i16; 480];
+    input[120] = 20000;
+    let out = run(48000, 8000, &input);
+    let peak = (0..out.len()).max_by_key(|&i| out[i]).unwrap();
+    assert_eq!(peak, 20 + DELAY_LOW_RATE_SAMPLES);
+}
+
+#[test]
+fn dc_passes_unchanged_in_steady_state() {
+    for (from, to) in [
+        (8000, 16000),
+        (8000, 24000),
+        (8000, 48000),
+        (48000, 8000),
+        (16000, 48000),
+    ] {
+        let out = run(from, to, &vec![12345i16; 2000]);
+        let skip = 2 * TAPS_PER_PHASE * 6;
+        for &s in &out[skip..] {
+            assert!((s - 12345).abs() <= 1, "{from} -> {to}: {s}");
+        }
+    }
+}
+
+#[test]
+fn full_scale_saturates_instead_of_wrapping() {
+    // A full-scale square wave overshoots (Gibbs): the output must clamp, never wrap.
+    let input: Vec<i16> = (0..4000)
+        .map(|i| if (i / 20) % 2 == 0 { 32767 } else { -32768 })
+        .collect();
+    for (from, to) in [(8000, 48000), (8000, 16000)] {
+        let out = run(from, to, &input);
+        assert_eq!(out.iter().max(), Some(&i16::MAX));
+        assert_eq!(out.iter().min(), Some(&i16::MIN));
+        // A wrap would show as a jump of ~65536 between neighbours; the band-limited signal
+        // moves far less than that per sample.
+        let jump = out
+            .windows(2)
+            .map(|w| (i32::from(w[1]) - i32::from(w[0])).abs())
+            .max()
+            .unwrap();
+        assert!(jump < 50000, "{from} -> {to}: jump {jump}");
+    }
+}
+
+#[test]
+fn output_lengths() {
+    for to in [8000, 16000, 24000, 48000] {
+        let ratio = (to / 8000) as usize;
+        let mut r = Resampler::new(8000, to).unwrap();
+        let mut out = Vec::new();
+        for n in [160, 1, 7, 0, 320] {
+            out.clear();
+            r.process(&vec![1; n], &mut out);
+            assert_eq!(out.len(), n * ratio, "8000 -> {to}");
+        }
+        let mut d = Resampler::new(to, 8000).unwrap();
+        for frames in 1..4 {
+            out.clear();
+            d.process(&vec![1; 160 * ratio * frames], &mut out);
+            assert_eq!(out.len(), 160 * frames, "{to} -> 8000");
+        }
+    }
+    // Down with ragged chunks: the running total is ⌈total_in / M⌉.
+    let mut d = Resampler::new(48000, 8000).unwrap();
+    let mut out = Vec::new();
+    let mut total = 0;
+    for n in [1, 5, 6, 7, 11, 100] {
+        d.process(&vec![0; n], &mut out);
+        total += n;
+        assert_eq!(out.len(), total.div_ceil(6));
+    }
+}
+
+#[test]
+fn supported_and_unsupported_rates() {
+    for (from, to) in [
+        (8000, 8000),
+        (8000, 16000),
+        (8000, 24000),
+        (8000, 48000),
+        (16000, 8000),
+        (24000, 8000),
+        (48000, 8000),
+        (16000, 48000),
+        (48000, 16000),
+        (24000, 48000),
+        (48000, 48000),
+    ] {
+        let r = Resampler::new(from, to).unwrap();
+        assert_eq!((r.from_hz(), r.to_hz()), (from, to));
+    }
+    for (from, to) in [
+        (16000, 24000),
+        (8000, 44100),
+        (44100, 8000),
+        (0, 8000),
+        (8000, 32000),
+    ] {
+        let err = Resampler::new(from, to).unwrap_err();
+        assert_eq!(
+            err,
+            UnsupportedRate {
+                from_hz: from,
+                to_hz: to
+            }
+        );
+        assert!(err.to_string().contains(&from.to_string()));
+        let _: &dyn Error = &err;
+    }
+}
+
+#[test]
+fn same_rate_is_a_copy() {
+    let input = sine(440.0, 8000, 500);
+    assert_eq!(run(8000, 8000, &input), input);
+}
+
+#[test]
+fn reset_restarts_from_silence() {
+    for (from, to) in [(8000, 48000), (48000, 8000), (24000, 8000)] {
+        let input = sine(700.0, from, 1000);
+        let mut r = Resampler::new(from, to).unwrap();
+        let mut first = Vec::new();
+        r.process(&input, &mut first);
+        r.process(&input[..13], &mut Vec::new());
+        r.reset();
+        let mut second = Vec::new();
+        r.process(&input, &mut second);
+        assert_eq!(first, second);
+    }
+}
+
+#[test]
+fn process_appends() {
+    let mut r = Resampler::new(8000, 16000).unwrap();
+    let mut out = vec![7, 7, 7];
+    r.process(&[0; 10], &mut out);
+    assert_eq!(out.len(), 23);
+    assert_eq!(&out[..3], &[7, 7, 7]);
+}
+
+proptest! {
+    #[test]
+    fn chunking_is_bit_identical(
+        pair in prop::sample::select(vec![
+            (8000u32, 16000u32), (8000, 24000), (8000, 48000),
+            (16000, 8000), (24000, 8000), (48000, 8000),
+            (16000, 48000), (48000, 24000), (8000, 8000),
+        ]),
+        input in prop::collection::vec(any::<i16>(), 0..2000),
+        cuts in prop::collection::vec(0usize..400, 0..20),
+    ) {
+        let whole = run(pair.0, pair.1, &input);
+        let mut r = Resampler::new(pair.0, pair.1).unwrap();
+        let mut chunked = Vec::new();
+        let mut rest = &input[..];
+        for cut in cuts {
+            let (head, tail) = rest.split_at(cut.min(rest.len()));
+            r.process(head, &mut chunked);
+            rest = tail;
+        }
+        r.process(rest, &mut chunked);
+        prop_assert_eq!(whole, chunked);
+    }
+}

@@ -1,0 +1,200 @@
+//! The agents of one call (SPEC §5): one job per `room_config.agents` entry (or one
+//! automatic-dispatch job for workers registered without a name), their events merged into
+//! one stream for the call task, and the agents' places in the room.
+//!
+//! The call task owns an [`AgentJobs`]; dropping it ends every job (the registry sends
+//! `job_ended` to the workers).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Instant;
+
+use switchboard_dispatch::RoomAssignment;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::CallPath;
+use crate::agents::{JobControl, JobEvent, JobRequest, ParticipantInfo};
+use crate::rooms::{Joining, ParticipantKind};
+
+/// The jobs of one call.
+pub(super) struct AgentJobs {
+    /// `(job index, event)` of every job.
+    pub events: mpsc::Receiver<(usize, JobEvent)>,
+    controls: Vec<JobControl>,
+    ids: Vec<String>,
+    /// The room identity of each job's agent while one is assigned.
+    identities: Vec<Option<String>>,
+    forwarders: Vec<JoinHandle<()>>,
+    created: Instant,
+    /// Media mark id → (job index, the agent's mark name).
+    marks: HashMap<u64, (usize, String)>,
+    next_mark: u64,
+    room: String,
+    ready: bool,
+}
+
+impl Drop for AgentJobs {
+    fn drop(&mut self) {
+        for f in &self.forwarders {
+            f.abort();
+        }
+    }
+}
+
+impl AgentJobs {
+    /// Dispatches the call's jobs: one per agents entry, or one for automatic dispatch.
+    pub fn start(
+        path: &Arc<CallPath>,
+        call_id: &str,
+        room: &RoomAssignment,
+        caller_identity: &str,
+    ) -> AgentJobs {
+        let sid = path
+            .rooms
+            .get(&room.room_name)
+            .map(|r| r.sid)
+            .unwrap_or_default();
+        let participant = ParticipantInfo {
+            identity: caller_identity.to_string(),
+            name: room.participant_name.clone(),
+            kind: "sip".into(),
+            metadata: room.participant_metadata.clone(),
+            attributes: room.attributes.clone(),
+        };
+        let entries: Vec<(String, String, BTreeMap<String, String>)> = if room.agents.is_empty() {
+            vec![(String::new(), String::new(), BTreeMap::new())]
+        } else {
+            room.agents
+                .iter()
+                .map(|a| {
+                    (
+                        a.agent_name.clone(),
+                        a.metadata.clone(),
+                        a.attributes.clone(),
+                    )
+                })
+                .collect()
+        };
+        let (tx, events) = mpsc::channel(256);
+        let mut jobs = AgentJobs {
+            events,
+            controls: Vec::new(),
+            ids: Vec::new(),
+            identities: Vec::new(),
+            forwarders: Vec::new(),
+            created: Instant::now(),
+            marks: HashMap::new(),
+            next_mark: 1,
+            room: room.room_name.clone(),
+            ready: false,
+        };
+        for (i, (agent_name, metadata, attributes)) in entries.into_iter().enumerate() {
+            let mut job = path.agents.dispatch(JobRequest {
+                call_id: call_id.to_string(),
+                agent_name,
+                metadata,
+                attributes,
+                room_name: room.room_name.clone(),
+                room_sid: sid.clone(),
+                participant: participant.clone(),
+            });
+            jobs.controls.push(job.control.clone());
+            jobs.ids.push(job.id.clone());
+            jobs.identities.push(None);
+            let tx = tx.clone();
+            jobs.forwarders.push(tokio::spawn(async move {
+                while let Some(ev) = job.events.recv().await {
+                    if tx.send((i, ev)).await.is_err() {
+                        break;
+                    }
+                }
+                // `job` (and its control) drops here, ending the job.
+            }));
+        }
+        jobs
+    }
+
+    /// Every job's control.
+    pub fn each(&self, f: impl Fn(&JobControl)) {
+        for c in &self.controls {
+            f(c);
+        }
+    }
+
+    /// Book-keeping of an event that concerns the room (an agent assigned, lost, its
+    /// attributes); returns `true` when this is the call's first `Ready`.
+    pub fn note(&mut self, path: &CallPath, i: usize, ev: &JobEvent) -> bool {
+        match ev {
+            JobEvent::Assigned { worker_id } => {
+                self.leave(path, i);
+                let job_id = self.ids.get(i).cloned().unwrap_or_default();
+                let identity = path.rooms.join(
+                    &self.room,
+                    Joining {
+                        base_identity: format!("agent-{job_id}"),
+                        name: format!("agent {worker_id}"),
+                        kind: ParticipantKind::Agent,
+                        metadata: String::new(),
+                        attributes: BTreeMap::new(),
+                        call_id: None,
+                    },
+                    jiff::Timestamp::now(),
+                );
+                if let Some(slot) = self.identities.get_mut(i) {
+                    *slot = Some(identity);
+                }
+                false
+            }
+            JobEvent::Lost => {
+                self.leave(path, i);
+                false
+            }
+            JobEvent::SetAttributes(attrs) => {
+                if let Some(Some(identity)) = self.identities.get(i) {
+                    for (k, v) in attrs {
+                        path.rooms.set_attribute(&self.room, identity, k, v);
+                    }
+                }
+                false
+            }
+            JobEvent::Ready if !self.ready => {
+                self.ready = true;
+                path.metrics.dispatch_latency(self.created.elapsed());
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn leave(&mut self, path: &CallPath, i: usize) {
+        if let Some(Some(identity)) = self.identities.get_mut(i).map(Option::take) {
+            path.rooms.leave(&self.room, &identity);
+        }
+    }
+
+    /// A media mark id for the agent's mark `name` of job `i`.
+    pub fn mark(&mut self, i: usize, name: String) -> u64 {
+        let id = self.next_mark;
+        self.next_mark += 1;
+        self.marks.insert(id, (i, name));
+        id
+    }
+
+    /// The media session played mark `id`: tell its agent.
+    pub fn mark_played(&mut self, id: u64) {
+        if let Some((i, name)) = self.marks.remove(&id)
+            && let Some(c) = self.controls.get(i)
+        {
+            c.mark_played(&name);
+        }
+    }
+
+    /// The call is over: tell every agent, and take the agents out of the room.
+    pub fn end(&mut self, path: &CallPath, reason: &str) {
+        self.each(|c| c.hangup(reason));
+        for i in 0..self.identities.len() {
+            self.leave(path, i);
+        }
+    }
+}
