@@ -281,3 +281,219 @@ fn an_agent_answers_the_call_and_audio_flows_both_ways() {
         ],
     );
 }
+
+/// What the second worker saw.
+#[derive(Debug)]
+enum Step {
+    Ready,
+    MarkPlayed(String, Duration),
+    Cleared,
+    DtmfSent,
+}
+
+/// A worker that speaks 0.5 s then a mark, then a long burst it clears, then sends DTMF `7`
+/// to the caller and hangs up.
+fn run_marking_worker(url: String, tx: std_mpsc::Sender<Step>, registered: std_mpsc::Sender<()>) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    rt.block_on(async move {
+        let worker = Worker::connect(WorkerOptions {
+            url,
+            api_key: support::API_KEY.into(),
+            api_secret: support::API_SECRET.into(),
+            agent_name: "marker".into(),
+            sample_rate: 8000,
+            version: "test".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("the worker registers");
+        let _ = registered.send(());
+        let offer = tokio::time::timeout(Duration::from_secs(20), worker.next_offer())
+            .await
+            .expect("an offer")
+            .expect("an offer");
+        let mut session = offer.accept().await.expect("assigned");
+        let tone = |secs: f64| -> Vec<i16> {
+            (0..(8000.0 * secs) as usize)
+                .map(|n| ((n as f64 * 0.3).sin() * 12000.0) as i16)
+                .collect()
+        };
+        let mut sent_mark = Instant::now();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let ev = tokio::select! {
+                ev = session.next_event() => ev,
+                _ = tokio::time::sleep_until(deadline) => None,
+            };
+            let Some(ev) = ev else { break };
+            match ev {
+                MediaEvent::Start(_) => {
+                    session.ready().await.expect("ready");
+                    let _ = tx.send(Step::Ready);
+                    session.send_audio(&tone(0.5)).await.expect("audio");
+                    session.mark("m1").await.expect("mark");
+                    sent_mark = Instant::now();
+                }
+                MediaEvent::Mark(name) => {
+                    let _ = tx.send(Step::MarkPlayed(name, sent_mark.elapsed()));
+                    // A long answer, interrupted (barge-in) 300 ms later.
+                    session.send_audio(&tone(10.0)).await.expect("audio");
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                    session.clear().await.expect("clear");
+                    let _ = tx.send(Step::Cleared);
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    session.send_dtmf("7").await.expect("dtmf");
+                    let _ = tx.send(Step::DtmfSent);
+                    tokio::time::sleep(Duration::from_millis(800)).await;
+                    session.hangup().await.expect("hangup");
+                }
+                MediaEvent::Hangup(_) | MediaEvent::Ended(_) => break,
+                _ => {}
+            }
+        }
+    });
+}
+
+/// Whether an RTP packet carries audio that is not µ-law silence.
+fn loud(p: &[u8]) -> bool {
+    p.len() > 12
+        && p[1] & 0x7f == 0
+        && p[12..].iter().filter(|&&b| b != 0xFF && b != 0x7F).count() > 80
+}
+
+#[test]
+fn marks_are_reported_after_playout_clear_stops_the_agent_and_dtmf_reaches_the_caller() {
+    let server = sip_server(&[]);
+    let api = Api::new(&server);
+    let trunk = api.trunk(json!({"name": "carrier", "numbers": [NUMBER]}));
+    api.rule(json!({
+        "trunk_ids": [trunk],
+        "rule": {"dispatch_rule_direct": {"room_name": "marks"}},
+        "room_config": {"agents": [{"agent_name": "marker"}]}
+    }));
+    let (tx, steps) = std_mpsc::channel();
+    let (reg_tx, reg_rx) = std_mpsc::channel();
+    let url = server.url.clone();
+    let worker = std::thread::spawn(move || run_marking_worker(url, tx, reg_tx));
+    reg_rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the worker registered");
+
+    let media = UdpSocket::bind("127.0.0.1:0").expect("a media socket");
+    media
+        .set_read_timeout(Some(Duration::from_millis(50)))
+        .expect("timeout");
+    let raw = RawSip::new(&server.sip_udp);
+    let sdp = PCMU_SDP_TEMPLATE.replace(
+        "{port}",
+        &media.local_addr().expect("addr").port().to_string(),
+    );
+    raw.send(&raw.invite(
+        "marks-1",
+        "+15551234568",
+        NUMBER,
+        "ft2",
+        1,
+        &RawSip::branch(),
+        &[],
+        &sdp,
+    ));
+    let ok = wait_msg(&raw, Duration::from_secs(15), |m| {
+        status_of(m).is_some_and(|c| c >= 200)
+    })
+    .unwrap_or_else(|| panic!("no final answer:\n{}", raw.dump()));
+    assert_eq!(status_of(&ok), Some(200), "{}", raw.dump());
+    raw.send(&raw.in_dialog(&ok, "ACK", 1, ""));
+    assert!(matches!(
+        steps.recv_timeout(Duration::from_secs(5)),
+        Ok(Step::Ready)
+    ));
+
+    // Collect what the caller receives until the BYE, with arrival times.
+    let start = Instant::now();
+    let mut packets: Vec<(Duration, Vec<u8>)> = Vec::new();
+    let mut marks = Vec::new();
+    let mut cleared_at = None;
+    let mut dtmf_at = None;
+    let mut bye = None;
+    while start.elapsed() < Duration::from_secs(15) && bye.is_none() {
+        let mut buf = [0u8; 2048];
+        if let Ok(n) = media.recv(&mut buf) {
+            packets.push((start.elapsed(), buf[..n].to_vec()));
+        }
+        while let Ok(s) = steps.try_recv() {
+            match s {
+                Step::MarkPlayed(name, after) => marks.push((name, after)),
+                Step::Cleared => cleared_at = Some(start.elapsed()),
+                Step::DtmfSent => dtmf_at = Some(start.elapsed()),
+                Step::Ready => {}
+            }
+        }
+        if let Some(m) = raw.recv(Duration::from_millis(1))
+            && m.starts_with("BYE ")
+        {
+            raw.send(&response_to(&m, 200, "OK"));
+            bye = Some(m);
+        }
+    }
+    assert!(
+        bye.is_some(),
+        "no BYE from the agent's hang-up:\n{}",
+        raw.dump()
+    );
+    worker.join().expect("the worker thread");
+
+    // The mark came back after its 0.5 s of audio had been played, not before.
+    assert_eq!(marks.len(), 1, "{marks:?}");
+    assert_eq!(marks[0].0, "m1");
+    assert!(
+        marks[0].1 >= Duration::from_millis(400) && marks[0].1 < Duration::from_secs(3),
+        "mark reported after {:?}",
+        marks[0].1
+    );
+    // After `clear`, the 10 s burst stops: no loud audio from 200 ms after the clear on.
+    let cleared = cleared_at.expect("the worker cleared");
+    let loud_after: usize = packets
+        .iter()
+        .filter(|(t, p)| *t > cleared + Duration::from_millis(200) && loud(p))
+        .count();
+    assert_eq!(loud_after, 0, "agent audio kept playing after clear");
+    let loud_before = packets
+        .iter()
+        .filter(|(t, p)| *t < cleared && loud(p))
+        .count();
+    assert!(
+        loud_before >= 20,
+        "too little agent audio before the clear: {loud_before}"
+    );
+    // The agent's DTMF reached the caller as RFC 4733 events (PT 101) for digit 7.
+    let sent = dtmf_at.expect("the worker sent DTMF");
+    let events: Vec<&Vec<u8>> = packets
+        .iter()
+        .filter(|(t, p)| *t >= sent && p.len() >= 16 && p[1] & 0x7f == 101)
+        .map(|(_, p)| p)
+        .collect();
+    assert!(
+        !events.is_empty(),
+        "no telephone-event packets after send_dtmf"
+    );
+    assert!(
+        events.iter().all(|p| p[12] == 7),
+        "event codes: {:?}",
+        events.iter().map(|p| p[12]).collect::<Vec<_>>()
+    );
+    assert!(events.iter().any(|p| p[13] & 0x80 != 0), "no end packet");
+
+    let rec = api.call_where("marks-1", "completed", |c| c["status"] == "completed");
+    assert_record(
+        &rec,
+        &[
+            ("reason", json!("agent_hangup")),
+            ("hangup_by", json!("agent")),
+        ],
+    );
+}
