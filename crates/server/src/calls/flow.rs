@@ -132,8 +132,8 @@ pub(super) fn close(
     tracing::info!(
         call_id = %rec.id,
         state = "ended",
-        final_status = ?final_status,
-        sip_status = ?rec.sip_status,
+        final_status = final_status.as_str(),
+        sip_status = rec.sip_status.unwrap_or(0),
         reason,
         hangup_by = hangup_by.unwrap_or(""),
         "call ended"

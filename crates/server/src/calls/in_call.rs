@@ -55,7 +55,7 @@ pub(super) async fn run(
                 }
                 Some(CallEvent::Info { content_type, body }) => {
                     if let Some(d) = media::info_digit(&content_type, &body) {
-                        tracing::info!(call_id = %rec.id, digit = %d, "DTMF (INFO)");
+                        tracing::debug!(call_id = %rec.id, "DTMF (INFO)");
                         jobs.each(|c| c.dtmf(d, "info"));
                     }
                 }
@@ -65,7 +65,7 @@ pub(super) async fn run(
             ev = session.events.recv() => match ev {
                 Some(MediaEvent::Timeout) => break End::Ours("media_timeout", "server"),
                 Some(MediaEvent::Dtmf(d)) => {
-                    tracing::info!(call_id = %rec.id, digit = %d, "DTMF (RFC 4733)");
+                    tracing::debug!(call_id = %rec.id, "DTMF (RFC 4733)");
                     jobs.each(|c| c.dtmf(d, "rfc4733"));
                 }
                 Some(MediaEvent::MarkPlayed(id)) => jobs.mark_played(id),
