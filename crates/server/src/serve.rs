@@ -43,6 +43,11 @@ pub async fn run(settings: Settings) -> Result<(), String> {
     let keys = Keys::new(settings.keys.clone());
     // Agent workers' media URLs use the address a worker reached us at; this is the fallback.
     let agents = crate::agents::Agents::new(format!("ws://{addr}"));
+    agents
+        .reload_endpoints(&*store)
+        .await
+        .map_err(|e| format!("cannot load the media-stream agent endpoints: {e}"))?;
+    agents.spawn_endpoint_refresher(store.clone(), crate::agents::ENDPOINTS_REFRESH_EVERY);
     let calls = start_call_path(&settings, service.clone(), store.clone(), agents.clone()).await?;
     println!(
         "switchboard {} listening on http://{addr} (storage: {})",

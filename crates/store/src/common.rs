@@ -19,8 +19,8 @@ use std::collections::HashMap;
 
 use crate::calls::PageOrder;
 use crate::{
-    CallCounts, CallFilter, CallPage, CallRecord, CallStatus, Change, FinalStatus, Loaded,
-    PolicyRecord, Record, StoreError,
+    AgentEndpoint, CallCounts, CallFilter, CallPage, CallRecord, CallStatus, Change, FinalStatus,
+    Loaded, PolicyRecord, Record, StoreError,
 };
 
 /// Wraps a database error with what the store was doing when it happened.
@@ -1054,4 +1054,124 @@ where
         })
         .collect::<Result<HashMap<_, _>, sqlx::Error>>()
         .map_err(|e| backend(doing, e))
+}
+
+// ---------------------------------------------------------------------------------------
+// Media-stream agent endpoints
+
+const SELECT_ENDPOINTS: &str =
+    "SELECT agent_name, url, created_at_ms, updated_at_ms FROM agent_endpoints";
+
+fn endpoint_from_row<DB>(row: &DB::Row) -> Result<AgentEndpoint, sqlx::Error>
+where
+    DB: Database,
+    for<'r> i64: Decode<'r, DB> + Type<DB>,
+    for<'r> String: Decode<'r, DB> + Type<DB>,
+    usize: ColumnIndex<DB::Row>,
+{
+    Ok(AgentEndpoint {
+        agent_name: row.try_get(0)?,
+        url: row.try_get(1)?,
+        created_at_ms: row.try_get(2)?,
+        updated_at_ms: row.try_get(3)?,
+    })
+}
+
+pub(crate) async fn list_agent_endpoints<DB>(
+    conn: &mut DB::Connection,
+) -> Result<Vec<AgentEndpoint>, StoreError>
+where
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> <DB as Database>::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'r> i64: Decode<'r, DB> + Type<DB>,
+    for<'r> String: Decode<'r, DB> + Type<DB>,
+    usize: ColumnIndex<DB::Row>,
+{
+    let doing = "listing agent endpoints";
+    let rows = sqlx::query::<DB>(&format!("{SELECT_ENDPOINTS} ORDER BY agent_name"))
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(|e| backend(doing, e))?;
+    rows.iter()
+        .map(endpoint_from_row::<DB>)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| backend(doing, e))
+}
+
+pub(crate) async fn get_agent_endpoint<DB>(
+    conn: &mut DB::Connection,
+    agent_name: &str,
+) -> Result<Option<AgentEndpoint>, StoreError>
+where
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> <DB as Database>::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'r> i64: Decode<'r, DB> + Type<DB>,
+    for<'r> String: Decode<'r, DB> + Type<DB>,
+    usize: ColumnIndex<DB::Row>,
+{
+    let doing = format!("reading the agent endpoint of {agent_name:?}");
+    let row = sqlx::query::<DB>(&format!("{SELECT_ENDPOINTS} WHERE agent_name = $1"))
+        .bind(agent_name)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(|e| backend(&doing, e))?;
+    row.as_ref()
+        .map(endpoint_from_row::<DB>)
+        .transpose()
+        .map_err(|e| backend(&doing, e))
+}
+
+pub(crate) async fn put_agent_endpoint<DB>(
+    conn: &mut DB::Connection,
+    endpoint: &AgentEndpoint,
+) -> Result<AgentEndpoint, StoreError>
+where
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> <DB as Database>::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> i64: Encode<'q, DB>,
+    for<'r> i64: Decode<'r, DB> + Type<DB>,
+    for<'r> String: Decode<'r, DB> + Type<DB>,
+    usize: ColumnIndex<DB::Row>,
+{
+    let doing = format!("saving the agent endpoint of {:?}", endpoint.agent_name);
+    let row = sqlx::query::<DB>(
+        "INSERT INTO agent_endpoints (agent_name, url, created_at_ms, updated_at_ms) \
+         VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (agent_name) DO UPDATE SET url = excluded.url, \
+         updated_at_ms = excluded.updated_at_ms \
+         RETURNING agent_name, url, created_at_ms, updated_at_ms",
+    )
+    .bind(endpoint.agent_name.as_str())
+    .bind(endpoint.url.as_str())
+    .bind(endpoint.created_at_ms)
+    .bind(endpoint.updated_at_ms)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(|e| backend(&doing, e))?;
+    endpoint_from_row::<DB>(&row).map_err(|e| backend(&doing, e))
+}
+
+pub(crate) async fn delete_agent_endpoint<DB>(
+    conn: &mut DB::Connection,
+    agent_name: &str,
+) -> Result<bool, StoreError>
+where
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> <DB as Database>::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+{
+    let doing = format!("deleting the agent endpoint of {agent_name:?}");
+    let row =
+        sqlx::query::<DB>("DELETE FROM agent_endpoints WHERE agent_name = $1 RETURNING agent_name")
+            .bind(agent_name)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(|e| backend(&doing, e))?;
+    Ok(row.is_some())
 }

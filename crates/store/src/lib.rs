@@ -27,6 +27,7 @@
 //! | `route_policies` | JSON, keyed by rule id | [`Store::apply`] |
 //! | `calls` | one [`CallRecord`] per INVITE dialog | [`Store::save_calls`], [`Store::close_interrupted`] |
 //! | `call_slots` | one row per call holding a capacity slot of a rule | [`Store::take_slot`], [`Store::release_slot`] |
+//! | `agent_endpoints` | one media-stream URL per agent name | [`Store::put_agent_endpoint`], [`Store::delete_agent_endpoint`] |
 //!
 //! ## Call records
 //!
@@ -114,6 +115,21 @@ pub struct Record {
 pub struct PolicyRecord {
     pub rule_id: String,
     pub body_json: String,
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
+}
+
+/// A media-stream agent endpoint (SPEC §5 item 2): calls dispatched to `agent_name` are
+/// streamed to `url` with the Twilio Media Streams protocol.
+///
+/// Endpoints are not part of the versioned configuration: writes are plain upserts keyed by
+/// `agent_name` (last writer wins) and do not bump [`Store::version`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AgentEndpoint {
+    pub agent_name: String,
+    /// `ws://…` or `wss://…` (validated by the server).
+    pub url: String,
+    /// Unix milliseconds.
     pub created_at_ms: i64,
     pub updated_at_ms: i64,
 }
@@ -236,6 +252,27 @@ pub trait Store: Send + Sync + 'static {
 
     /// Slots taken per rule (rules without slots are absent).
     async fn slot_counts(&self) -> Result<HashMap<String, u32>, StoreError>;
+
+    // -- Media-stream agent endpoints (SPEC §5 item 2) ---------------------------------
+
+    /// Every endpoint, in ascending `agent_name` order.
+    async fn list_agent_endpoints(&self) -> Result<Vec<AgentEndpoint>, StoreError>;
+
+    async fn get_agent_endpoint(
+        &self,
+        agent_name: &str,
+    ) -> Result<Option<AgentEndpoint>, StoreError>;
+
+    /// Inserts the endpoint, or replaces the one with the same `agent_name`. A replacement
+    /// keeps the stored `created_at_ms` and takes the new `url` and `updated_at_ms`; returns
+    /// the endpoint as stored.
+    async fn put_agent_endpoint(
+        &self,
+        endpoint: &AgentEndpoint,
+    ) -> Result<AgentEndpoint, StoreError>;
+
+    /// Deletes the endpoint of `agent_name`; `false` when there was none.
+    async fn delete_agent_endpoint(&self, agent_name: &str) -> Result<bool, StoreError>;
 }
 
 /// Opens the store named by `database_url`:

@@ -51,7 +51,7 @@ use sqlx::{Connection, Executor, Postgres, Row, Transaction};
 
 use crate::common::{self, apply_locked, backend, cause, read_all, read_version};
 use crate::{
-    CallCounts, CallFilter, CallPage, CallRecord, Change, Loaded, Store, StoreError,
+    AgentEndpoint, CallCounts, CallFilter, CallPage, CallRecord, Change, Loaded, Store, StoreError,
     redact_database_url, scrub, url_secrets,
 };
 
@@ -409,6 +409,32 @@ impl Store for PostgresStore {
     async fn slot_counts(&self) -> Result<HashMap<String, u32>, StoreError> {
         let mut conn = self.read_connection("counting capacity slots").await?;
         common::slot_counts::<Postgres>(&mut conn).await
+    }
+
+    async fn list_agent_endpoints(&self) -> Result<Vec<AgentEndpoint>, StoreError> {
+        let mut conn = self.read_connection("listing agent endpoints").await?;
+        common::list_agent_endpoints::<Postgres>(&mut conn).await
+    }
+
+    async fn get_agent_endpoint(
+        &self,
+        agent_name: &str,
+    ) -> Result<Option<AgentEndpoint>, StoreError> {
+        let mut conn = self.read_connection("reading an agent endpoint").await?;
+        common::get_agent_endpoint::<Postgres>(&mut conn, agent_name).await
+    }
+
+    async fn put_agent_endpoint(
+        &self,
+        endpoint: &AgentEndpoint,
+    ) -> Result<AgentEndpoint, StoreError> {
+        let mut conn = self.read_connection("saving an agent endpoint").await?;
+        common::put_agent_endpoint::<Postgres>(&mut conn, endpoint).await
+    }
+
+    async fn delete_agent_endpoint(&self, agent_name: &str) -> Result<bool, StoreError> {
+        let mut conn = self.read_connection("deleting an agent endpoint").await?;
+        common::delete_agent_endpoint::<Postgres>(&mut conn, agent_name).await
     }
 }
 

@@ -51,8 +51,15 @@
 //!   events and commands), re-offer on loss, the event queue.
 //! * `ws.rs`: the thin shell pumping an axum WebSocket into those channels.
 //!   `http/agents.rs` has the upgrade handlers and `GET /api/v1/agents`.
+//! * `media_stream.rs`: media-stream agents (SPEC §5 item 2). When an endpoint
+//!   `{agent_name, url}` exists for a job's (non-empty) agent name, [`Agents::dispatch`]
+//!   runs a Twilio Media Streams client job that dials the URL instead of offering the job
+//!   to workers. The endpoints are cached here ([`Agents::set_endpoints`]): loaded from the
+//!   store at start, reloaded after every API write, and polled every
+//!   [`ENDPOINTS_REFRESH_EVERY`] for other nodes' writes; a dispatch only reads the cache.
 
 mod job;
+pub mod media_stream;
 pub mod protocol;
 mod worker;
 pub mod ws;
@@ -92,6 +99,8 @@ pub const MAX_QUEUED_AUDIO_SAMPLES: usize = 60 * 8000;
 pub const MAX_CONSECUTIVE_ERRORS: u32 = 3;
 /// The call's audio rate.
 pub const CALL_RATE: u32 = 8000;
+/// How often a node reloads the media-stream endpoints (other nodes' writes).
+pub const ENDPOINTS_REFRESH_EVERY: Duration = Duration::from_secs(1);
 
 /// A frame received on a WebSocket, as the protocol logic sees it.
 #[derive(Debug, Clone, PartialEq)]
@@ -329,6 +338,8 @@ pub struct Agents {
     /// `ws://host:port` used for media URLs when a worker's request had no `Host`.
     public_base: String,
     state: Mutex<State>,
+    /// Media-stream endpoints: agent name → URL.
+    endpoints: arc_swap::ArcSwap<HashMap<String, String>>,
 }
 
 /// An offer the job task is about to send.
@@ -385,7 +396,63 @@ impl Agents {
         Arc::new(Agents {
             public_base: public_base.into(),
             state: Mutex::new(State::default()),
+            endpoints: Default::default(),
         })
+    }
+
+    /// Replaces the cached media-stream endpoints.
+    pub fn set_endpoints(&self, endpoints: &[switchboard_store::AgentEndpoint]) {
+        let map: HashMap<String, String> = endpoints
+            .iter()
+            .map(|e| (e.agent_name.clone(), e.url.clone()))
+            .collect();
+        if **self.endpoints.load() != map {
+            self.endpoints.store(Arc::new(map));
+        }
+    }
+
+    /// The media-stream URL of `agent_name`, if it has an endpoint (never for "").
+    pub fn endpoint(&self, agent_name: &str) -> Option<String> {
+        if agent_name.is_empty() {
+            return None;
+        }
+        self.endpoints.load().get(agent_name).cloned()
+    }
+
+    /// Reloads the media-stream endpoints from the store.
+    pub async fn reload_endpoints(
+        &self,
+        store: &dyn switchboard_store::Store,
+    ) -> Result<(), switchboard_store::StoreError> {
+        let list = store.list_agent_endpoints().await?;
+        self.set_endpoints(&list);
+        Ok(())
+    }
+
+    /// Keeps the endpoints in step with the store (other nodes' writes), every `every`.
+    pub fn spawn_endpoint_refresher(
+        self: &Arc<Self>,
+        store: Arc<dyn switchboard_store::Store>,
+        every: Duration,
+    ) {
+        let agents = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut failing = false;
+            loop {
+                tokio::time::sleep(every).await;
+                let Some(agents) = agents.upgrade() else {
+                    return;
+                };
+                match agents.reload_endpoints(&*store).await {
+                    Ok(()) => failing = false,
+                    Err(e) if !failing => {
+                        failing = true;
+                        tracing::warn!(error = %e, "cannot reload the media-stream agent endpoints; keeping the last ones");
+                    }
+                    Err(_) => {}
+                }
+            }
+        });
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -408,14 +475,26 @@ impl Agents {
                 assigned: None,
             },
         );
-        tokio::spawn(job::run(
-            self.clone(),
-            id.clone(),
-            req,
-            ctl_rx,
-            audio_rx,
-            events_tx,
-        ));
+        if let Some(url) = self.endpoint(&req.agent_name) {
+            tokio::spawn(media_stream::run(
+                self.clone(),
+                id.clone(),
+                req,
+                url,
+                ctl_rx,
+                audio_rx,
+                events_tx,
+            ));
+        } else {
+            tokio::spawn(job::run(
+                self.clone(),
+                id.clone(),
+                req,
+                ctl_rx,
+                audio_rx,
+                events_tx,
+            ));
+        }
         Job {
             id,
             events: events_rx,

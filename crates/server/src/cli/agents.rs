@@ -1,5 +1,6 @@
 //! `switchboard agents list`: the agent workers connected to the server
-//! (`GET /api/v1/agents`).
+//! (`GET /api/v1/agents`); `switchboard agents endpoint …`: media-stream endpoints
+//! (`agent_endpoints.rs`).
 
 use clap::{Args, Subcommand};
 use reqwest::Method;
@@ -14,6 +15,10 @@ use crate::agents::WorkerView;
 pub enum AgentsCommand {
     /// List the connected agent workers, oldest first.
     List(ListArgs),
+    /// Media-stream agents: an agent name whose calls dial a URL and speak the Twilio Media
+    /// Streams protocol.
+    #[command(subcommand)]
+    Endpoint(super::agent_endpoints::EndpointCommand),
 }
 
 #[derive(Debug, Args)]
@@ -65,8 +70,12 @@ fn render(workers: &[WorkerView]) -> String {
 }
 
 pub fn run(cmd: AgentsCommand) -> Result<(), String> {
+    if let AgentsCommand::Endpoint(cmd) = cmd {
+        return super::agent_endpoints::run(cmd);
+    }
     super::runtime()?.block_on(async move {
         match cmd {
+            AgentsCommand::Endpoint(_) => Ok(()),
             AgentsCommand::List(a) => {
                 let client = Client::connect(&a.conn)?;
                 let text = client

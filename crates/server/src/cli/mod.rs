@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::config::{Config, Overrides};
 
+pub mod agent_endpoints;
 pub mod agents;
 pub mod calls;
 pub mod client;
@@ -50,7 +51,7 @@ pub enum Command {
     /// Call records: list, follow, show, hang up.
     #[command(subcommand)]
     Calls(calls::CallsCommand),
-    /// Agent workers connected to the server.
+    /// Agent workers connected to the server, and media-stream agent endpoints.
     #[command(subcommand)]
     Agents(agents::AgentsCommand),
     /// Print the version.

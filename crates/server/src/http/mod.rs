@@ -1,6 +1,7 @@
 //! The HTTP interface: LiveKit's Twirp `livekit.SIP` service and the native `/api/v1` API,
 //! both behind bearer-token authentication.
 
+mod agent_endpoints;
 mod agents;
 pub mod auth;
 mod calls;
@@ -138,6 +139,12 @@ fn api() -> (Router<App>, utoipa::openapi::OpenApi) {
         .routes(routes!(calls::get))
         .routes(routes!(calls::hangup))
         .routes(routes!(agents::list))
+        .routes(routes!(agent_endpoints::list))
+        .routes(routes!(
+            agent_endpoints::get,
+            agent_endpoints::put,
+            agent_endpoints::delete
+        ))
         .routes(routes!(metrics::get))
         .split_for_parts()
 }
@@ -201,7 +208,12 @@ mod tests {
         assert_eq!(methods("/api/v1/calls/{id}/hangup"), ["post"]);
         assert_eq!(methods("/metrics"), ["get"]);
         assert_eq!(methods("/api/v1/agents"), ["get"]);
-        assert_eq!(paths.len(), 13);
+        assert_eq!(methods("/api/v1/agent-endpoints"), ["get"]);
+        assert_eq!(
+            methods("/api/v1/agent-endpoints/{agent_name}"),
+            ["delete", "get", "put"]
+        );
+        assert_eq!(paths.len(), 15);
         let schemas = doc["components"]["schemas"].as_object().unwrap();
         for s in [
             "ExplainRequest",

@@ -9,8 +9,8 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use switchboard_store::{
-    CallFilter, CallRecord, CallState, CallStatus, Change, FinalStatus, Loaded, PolicyRecord,
-    Record, Store, StoreError,
+    AgentEndpoint, CallFilter, CallRecord, CallState, CallStatus, Change, FinalStatus, Loaded,
+    PolicyRecord, Record, Store, StoreError,
 };
 
 /// One fresh, isolated database per test case.
@@ -55,6 +55,8 @@ macro_rules! store_suite {
             capacity_concurrent_takers_across_handles_get_exactly_the_limit,
             capacity_release_take_again_and_idempotence,
             capacity_slots_of_ended_calls_and_nodes_are_released,
+            agent_endpoints_put_get_list_delete,
+            agent_endpoints_are_seen_by_another_handle,
         );
     };
     (@cases $new_harness:expr; $($case:ident),* $(,)?) => {
@@ -1243,5 +1245,93 @@ pub async fn capacity_slots_of_ended_calls_and_nodes_are_released(h: &dyn Harnes
     assert_eq!(
         store.slot_counts().await.expect("slots"),
         HashMap::from([("SDR_a".to_owned(), 1)])
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Media-stream agent endpoints
+
+fn endpoint(name: &str, url: &str, created: i64, updated: i64) -> AgentEndpoint {
+    AgentEndpoint {
+        agent_name: name.to_owned(),
+        url: url.to_owned(),
+        created_at_ms: created,
+        updated_at_ms: updated,
+    }
+}
+
+pub async fn agent_endpoints_put_get_list_delete(h: &dyn Harness) {
+    let store = h.store();
+    assert!(store.list_agent_endpoints().await.expect("list").is_empty());
+    assert_eq!(store.get_agent_endpoint("bot").await.expect("get"), None);
+
+    let saved = store
+        .put_agent_endpoint(&endpoint("bot", "ws://127.0.0.1:9000/media", 10, 10))
+        .await
+        .expect("put");
+    assert_eq!(saved, endpoint("bot", "ws://127.0.0.1:9000/media", 10, 10));
+    store
+        .put_agent_endpoint(&endpoint("alpha", "wss://a.example/s", 11, 11))
+        .await
+        .expect("put");
+
+    // Upsert by name: the url and updated_at_ms change, created_at_ms stays.
+    let replaced = store
+        .put_agent_endpoint(&endpoint("bot", "wss://bot.example/twilio", 99, 20))
+        .await
+        .expect("replace");
+    assert_eq!(
+        replaced,
+        endpoint("bot", "wss://bot.example/twilio", 10, 20)
+    );
+    assert_eq!(
+        store.get_agent_endpoint("bot").await.expect("get"),
+        Some(replaced.clone())
+    );
+
+    let all = store.list_agent_endpoints().await.expect("list");
+    assert_eq!(
+        all,
+        vec![endpoint("alpha", "wss://a.example/s", 11, 11), replaced]
+    );
+
+    // Endpoints are not versioned configuration.
+    assert_eq!(version_ok(store).await, 0);
+
+    assert!(store.delete_agent_endpoint("bot").await.expect("delete"));
+    assert!(
+        !store
+            .delete_agent_endpoint("bot")
+            .await
+            .expect("delete again")
+    );
+    assert_eq!(store.get_agent_endpoint("bot").await.expect("get"), None);
+    let names: Vec<String> = store
+        .list_agent_endpoints()
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|e| e.agent_name)
+        .collect();
+    assert_eq!(names, ["alpha"]);
+}
+
+pub async fn agent_endpoints_are_seen_by_another_handle(h: &dyn Harness) {
+    h.store()
+        .put_agent_endpoint(&endpoint("bot", "ws://b/1", 1, 1))
+        .await
+        .expect("put");
+    let other = h.reopen().await;
+    assert_eq!(
+        other.get_agent_endpoint("bot").await.expect("get"),
+        Some(endpoint("bot", "ws://b/1", 1, 1))
+    );
+    assert!(other.delete_agent_endpoint("bot").await.expect("delete"));
+    assert!(
+        h.store()
+            .list_agent_endpoints()
+            .await
+            .expect("list")
+            .is_empty()
     );
 }
