@@ -29,7 +29,8 @@ start_server() { # $1 = config file
 }
 stop_server() { kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; }
 
-# The flood throttle would (rightly) shed one source sending thousands of INVITEs a second.
+# The flood throttle would (rightly) shed one source sending thousands of INVITEs a second
+# (--dev already turns it off; the config says so explicitly).
 cat >"$dir/bench.toml" <<'EOF'
 [sip]
 invites_per_source_per_sec = 0

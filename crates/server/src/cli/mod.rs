@@ -127,6 +127,7 @@ impl Cli {
                             call_path: crate::config::CallPathOverrides {
                                 sip: args.sip,
                                 rtp_ports: args.rtp_ports,
+                                ..Default::default()
                             },
                         })?;
                 runtime()?.block_on(crate::serve::run(settings))

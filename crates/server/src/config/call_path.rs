@@ -8,7 +8,7 @@
 //! on_unmatched = "answer"           # or "drop": LiveKit's silent drop for unmatched INVITEs
 //! ringing_interval_ms = 1000        # 180 Ringing refresh
 //! max_calls_in_setup = 2000         # beyond this, new INVITEs get 503 + Retry-After
-//! invites_per_source_per_sec = 500  # INVITE flood throttle per source IP; 0 = off
+//! invites_per_source_per_sec = 500  # INVITE flood throttle per source IP; 0 = off (--dev: 0)
 //! auth_failures_per_source_per_min = 20   # digest brute-force throttle; 0 = off
 //! nonce_secret = "…"                # default: derived from the first API secret
 //!
@@ -123,6 +123,9 @@ fn host_name() -> String {
 /// Command-line overrides for the call path.
 #[derive(Clone, Debug, Default)]
 pub struct CallPathOverrides {
+    /// `serve --dev`: development defaults (no per-source INVITE throttle: on loopback
+    /// every test client and load generator is one source).
+    pub dev: bool,
     /// `--sip ADDR`: UDP and TCP both listen there.
     pub sip: Option<String>,
     /// `--rtp-ports MIN-MAX`.
@@ -195,7 +198,11 @@ pub fn resolve(
         drop_unmatched,
         ringing_interval: Duration::from_millis(ringing_ms),
         max_calls_in_setup: sip.max_calls_in_setup.unwrap_or(2000).max(1),
-        invites_per_source_per_sec: sip.invites_per_source_per_sec.unwrap_or(500),
+        invites_per_source_per_sec: sip.invites_per_source_per_sec.unwrap_or(if o.dev {
+            0
+        } else {
+            500
+        }),
         auth_failures_per_source_per_min: sip.auth_failures_per_source_per_min.unwrap_or(20),
         nonce_secret: sip.nonce_secret.filter(|s| !s.is_empty()),
         media_ip,
@@ -239,6 +246,7 @@ mod tests {
             &CallPathOverrides {
                 sip: Some("127.0.0.1:0".into()),
                 rtp_ports: Some("30000-30100".into()),
+                ..Default::default()
             },
         )
         .unwrap();

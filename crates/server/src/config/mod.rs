@@ -150,7 +150,9 @@ impl Config {
             .clone()
             .or(self.http.listen)
             .unwrap_or_else(|| DEFAULT_LISTEN.to_string());
-        let call_path = call_path::resolve(self.sip, self.media, self.node, &o.call_path)?;
+        let mut cp = o.call_path.clone();
+        cp.dev = o.dev;
+        let call_path = call_path::resolve(self.sip, self.media, self.node, &cp)?;
         Ok(Settings {
             call_path,
             listen,
@@ -189,6 +191,12 @@ mod tests {
         assert_eq!(s.listen, "127.0.0.1:7880");
         assert_eq!(s.database_url, "./switchboard.db");
         assert_eq!(s.keys["devkey"], "secret");
+        assert_eq!(s.call_path.invites_per_source_per_sec, 0);
+        let prod = Config::from_toml("[keys]\nk = \"s\"\n[database]\nurl = \"a.db\"\n")
+            .unwrap()
+            .settings(&Overrides::default())
+            .unwrap();
+        assert_eq!(prod.call_path.invites_per_source_per_sec, 500);
     }
 
     #[test]
