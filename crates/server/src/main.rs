@@ -13,6 +13,7 @@ mod metrics;
 mod rooms;
 mod serve;
 mod service;
+mod webhooks;
 
 use clap::Parser;
 

@@ -58,10 +58,20 @@ pub struct Joining {
     pub call_id: Option<String>,
 }
 
+/// A room opening or closing, for [`Rooms::set_observer`].
+pub enum RoomChange<'a> {
+    Started { name: &'a str, sid: &'a str },
+    Finished { name: &'a str, sid: &'a str },
+}
+
+type Observer = Box<dyn Fn(RoomChange<'_>) + Send + Sync>;
+
 /// All rooms of this node.
 #[derive(Default)]
 pub struct Rooms {
     rooms: Mutex<HashMap<String, Room>>,
+    /// Told when a room starts or finishes (the webhooks), outside the lock.
+    observer: std::sync::OnceLock<Observer>,
 }
 
 impl Rooms {
@@ -71,15 +81,32 @@ impl Rooms {
         self.rooms.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Sets the observer told of every room that starts or finishes (once; later calls
+    /// are ignored).
+    pub fn set_observer(&self, observer: impl Fn(RoomChange<'_>) + Send + Sync + 'static) {
+        let _ = self.observer.set(Box::new(observer));
+    }
+
+    fn notify(&self, change: RoomChange<'_>) {
+        if let Some(observer) = self.observer.get() {
+            observer(change);
+        }
+    }
+
     /// Adds a participant, creating the room if needed; returns the identity it got.
     pub fn join(&self, room_name: &str, who: Joining, now: jiff::Timestamp) -> String {
         let mut rooms = self.lock();
-        let room = rooms.entry(room_name.to_string()).or_insert_with(|| Room {
-            name: room_name.to_string(),
-            sid: switchboard_dispatch::ids::new_id("RM_", rand::random()),
-            created_at: now.to_string(),
-            num_participants: 0,
-            participants: Vec::new(),
+        let mut started = None;
+        let room = rooms.entry(room_name.to_string()).or_insert_with(|| {
+            let sid = switchboard_dispatch::ids::new_id("RM_", rand::random());
+            started = Some(sid.clone());
+            Room {
+                name: room_name.to_string(),
+                sid,
+                created_at: now.to_string(),
+                num_participants: 0,
+                participants: Vec::new(),
+            }
         });
         let identity = unique_identity(&who.base_identity, |id| {
             room.participants.iter().any(|p| p.identity == id)
@@ -94,6 +121,13 @@ impl Rooms {
             joined_at: now.to_string(),
         });
         room.num_participants = room.participants.len();
+        drop(rooms);
+        if let Some(sid) = started {
+            self.notify(RoomChange::Started {
+                name: room_name,
+                sid: &sid,
+            });
+        }
         identity
     }
 
@@ -118,7 +152,14 @@ impl Rooms {
         room.participants.retain(|p| p.identity != identity);
         room.num_participants = room.participants.len();
         if room.participants.is_empty() {
-            rooms.remove(room_name);
+            let closed = rooms.remove(room_name);
+            drop(rooms);
+            if let Some(closed) = closed {
+                self.notify(RoomChange::Finished {
+                    name: room_name,
+                    sid: &closed.sid,
+                });
+            }
             true
         } else {
             false

@@ -12,7 +12,7 @@ use crate::calls::CallPath;
 use crate::calls::record::Recorder;
 use crate::config::Settings;
 use crate::http::{self, App, auth::Keys};
-use crate::rooms::Rooms;
+use crate::rooms::{RoomChange, Rooms};
 use crate::service::ConfigService;
 
 /// How often a node checks the store for other nodes' configuration writes.
@@ -134,6 +134,21 @@ async fn start_call_path(
         Err(e) => return Err(format!("cannot close the calls of the previous run: {e}")),
     }
     let (recorder, _writer) = Recorder::start(store.clone());
+    let webhooks = crate::webhooks::Webhooks::start(&settings.webhooks, store.clone());
+    let rooms = Arc::new(Rooms::default());
+    {
+        let webhooks = webhooks.clone();
+        rooms.set_observer(move |change| {
+            let (event, name, sid) = match change {
+                RoomChange::Started { name, sid } => ("room.started", name, sid),
+                RoomChange::Finished { name, sid } => ("room.finished", name, sid),
+            };
+            webhooks.emit(
+                event,
+                serde_json::json!({"room_name": name, "room_sid": sid}),
+            );
+        });
+    }
     let ports = Arc::new(PortPool::new(cp.rtp_ports.0, cp.rtp_ports.1).map_err(|e| {
         format!(
             "RTP port range {}-{} is not usable: {e}; set [media] rtp_ports or --rtp-ports",
@@ -174,12 +189,13 @@ async fn start_call_path(
     let path = Arc::new(CallPath::new(
         service,
         store,
-        Arc::new(Rooms::default()),
+        rooms,
         recorder,
         cp.clone(),
         ports,
         Arc::new(crate::metrics::Metrics::default()),
         agents,
+        webhooks,
         &nonce_secret(settings),
     ));
     path.set_sip(sip);

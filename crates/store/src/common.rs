@@ -20,7 +20,7 @@ use std::collections::HashMap;
 use crate::calls::PageOrder;
 use crate::{
     AgentEndpoint, CallCounts, CallFilter, CallPage, CallRecord, CallStatus, Change, FinalStatus,
-    Loaded, PolicyRecord, Record, StoreError,
+    Loaded, PolicyRecord, Record, StoreError, WebhookDelivery,
 };
 
 /// Wraps a database error with what the store was doing when it happened.
@@ -1174,4 +1174,152 @@ where
             .await
             .map_err(|e| backend(&doing, e))?;
     Ok(row.is_some())
+}
+
+// ---------------------------------------------------------------------------------------
+// Webhook deliveries
+
+const SELECT_WEBHOOKS: &str = "SELECT id, url, event, body, attempts, next_attempt_at_ms, \
+     delivered_at_ms, last_error, created_at_ms FROM webhook_deliveries";
+
+fn webhook_from_row<DB>(row: &DB::Row) -> Result<WebhookDelivery, sqlx::Error>
+where
+    DB: Database,
+    for<'r> i64: Decode<'r, DB> + Type<DB>,
+    for<'r> String: Decode<'r, DB> + Type<DB>,
+    usize: ColumnIndex<DB::Row>,
+{
+    let attempts: i64 = row.try_get(4)?;
+    Ok(WebhookDelivery {
+        id: row.try_get(0)?,
+        url: row.try_get(1)?,
+        event: row.try_get(2)?,
+        body: row.try_get(3)?,
+        attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+        next_attempt_at_ms: row.try_get(5)?,
+        delivered_at_ms: row.try_get(6)?,
+        last_error: row.try_get(7)?,
+        created_at_ms: row.try_get(8)?,
+    })
+}
+
+/// Inserts the deliveries (an id already queued is left alone); run inside a transaction.
+pub(crate) async fn enqueue_webhooks<DB>(
+    conn: &mut DB::Connection,
+    deliveries: &[WebhookDelivery],
+) -> Result<(), StoreError>
+where
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> <DB as Database>::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> i64: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<i64>: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
+{
+    let doing = "queueing webhook deliveries";
+    for d in deliveries {
+        sqlx::query::<DB>(
+            "INSERT INTO webhook_deliveries (id, url, event, body, attempts, \
+             next_attempt_at_ms, delivered_at_ms, last_error, created_at_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(d.id.as_str())
+        .bind(d.url.as_str())
+        .bind(d.event.as_str())
+        .bind(d.body.as_str())
+        .bind(i64::from(d.attempts))
+        .bind(d.next_attempt_at_ms)
+        .bind(d.delivered_at_ms)
+        .bind(d.last_error.as_deref())
+        .bind(d.created_at_ms)
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| backend(doing, e))?;
+    }
+    Ok(())
+}
+
+pub(crate) async fn due_webhooks<DB>(
+    conn: &mut DB::Connection,
+    now_ms: i64,
+    limit: u32,
+) -> Result<Vec<WebhookDelivery>, StoreError>
+where
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> <DB as Database>::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'q> i64: Encode<'q, DB>,
+    for<'r> i64: Decode<'r, DB> + Type<DB>,
+    for<'r> String: Decode<'r, DB> + Type<DB>,
+    for<'r> Option<i64>: Decode<'r, DB>,
+    for<'r> Option<String>: Decode<'r, DB>,
+    usize: ColumnIndex<DB::Row>,
+{
+    let doing = "reading due webhook deliveries";
+    let rows = sqlx::query::<DB>(&format!(
+        "{SELECT_WEBHOOKS} WHERE delivered_at_ms IS NULL AND next_attempt_at_ms <= $1 \
+         ORDER BY next_attempt_at_ms, id LIMIT $2"
+    ))
+    .bind(now_ms)
+    .bind(i64::from(limit))
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(|e| backend(doing, e))?;
+    rows.iter()
+        .map(webhook_from_row::<DB>)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| backend(doing, e))
+}
+
+pub(crate) async fn webhook_delivered<DB>(
+    conn: &mut DB::Connection,
+    id: &str,
+    now_ms: i64,
+) -> Result<(), StoreError>
+where
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> <DB as Database>::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> i64: Encode<'q, DB> + Type<DB>,
+{
+    sqlx::query::<DB>(
+        "UPDATE webhook_deliveries SET delivered_at_ms = $1, attempts = attempts + 1, \
+         last_error = NULL WHERE id = $2",
+    )
+    .bind(now_ms)
+    .bind(id)
+    .execute(&mut *conn)
+    .await
+    .map_err(|e| backend(&format!("marking webhook delivery {id} delivered"), e))?;
+    Ok(())
+}
+
+pub(crate) async fn webhook_failed<DB>(
+    conn: &mut DB::Connection,
+    id: &str,
+    attempts: u32,
+    next_attempt_at_ms: i64,
+    error: &str,
+) -> Result<(), StoreError>
+where
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> <DB as Database>::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> i64: Encode<'q, DB> + Type<DB>,
+{
+    sqlx::query::<DB>(
+        "UPDATE webhook_deliveries SET attempts = $1, next_attempt_at_ms = $2, \
+         last_error = $3 WHERE id = $4",
+    )
+    .bind(i64::from(attempts))
+    .bind(next_attempt_at_ms)
+    .bind(error)
+    .bind(id)
+    .execute(&mut *conn)
+    .await
+    .map_err(|e| backend(&format!("recording a failed webhook delivery {id}"), e))?;
+    Ok(())
 }

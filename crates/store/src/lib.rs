@@ -28,6 +28,7 @@
 //! | `calls` | one [`CallRecord`] per INVITE dialog | [`Store::save_calls`], [`Store::close_interrupted`] |
 //! | `call_slots` | one row per call holding a capacity slot of a rule | [`Store::take_slot`], [`Store::release_slot`] |
 //! | `agent_endpoints` | one media-stream URL per agent name | [`Store::put_agent_endpoint`], [`Store::delete_agent_endpoint`] |
+//! | `webhook_deliveries` | one queued webhook POST per event and receiver URL | [`Store::enqueue_webhooks`], [`Store::webhook_delivered`], [`Store::webhook_failed`] |
 //!
 //! ## Call records
 //!
@@ -132,6 +133,29 @@ pub struct AgentEndpoint {
     /// Unix milliseconds.
     pub created_at_ms: i64,
     pub updated_at_ms: i64,
+}
+
+/// One queued webhook POST: an event's JSON `body` for one receiver `url`.
+///
+/// A delivery is *due* while `delivered_at_ms` is `None` and `next_attempt_at_ms` has
+/// passed. The server stops retrying a delivery by setting `next_attempt_at_ms` to
+/// `i64::MAX` (the row stays, with its `attempts` and `last_error`, for inspection).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WebhookDelivery {
+    /// Unique per (event, URL); sent as `X-Switchboard-Delivery`.
+    pub id: String,
+    pub url: String,
+    /// The event name, e.g. `call.ended`.
+    pub event: String,
+    /// The exact bytes that are POSTed (and signed).
+    pub body: String,
+    /// Attempts made so far.
+    pub attempts: u32,
+    /// Unix milliseconds.
+    pub next_attempt_at_ms: i64,
+    pub delivered_at_ms: Option<i64>,
+    pub last_error: Option<String>,
+    pub created_at_ms: i64,
 }
 
 /// The whole configuration at one version.
@@ -273,6 +297,33 @@ pub trait Store: Send + Sync + 'static {
 
     /// Deletes the endpoint of `agent_name`; `false` when there was none.
     async fn delete_agent_endpoint(&self, agent_name: &str) -> Result<bool, StoreError>;
+
+    // -- Webhook deliveries ------------------------------------------------------------
+
+    /// Queues `deliveries` in one transaction (all or nothing). A delivery whose id is
+    /// already queued is left as it is.
+    async fn enqueue_webhooks(&self, deliveries: &[WebhookDelivery]) -> Result<(), StoreError>;
+
+    /// Up to `limit` undelivered deliveries whose `next_attempt_at_ms <= now_ms`, the
+    /// longest-waiting first.
+    async fn due_webhooks(
+        &self,
+        now_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<WebhookDelivery>, StoreError>;
+
+    /// Marks the delivery delivered at `now_ms` (counting that attempt).
+    async fn webhook_delivered(&self, id: &str, now_ms: i64) -> Result<(), StoreError>;
+
+    /// Records a failed attempt: `attempts` made so far, when to try next (`i64::MAX`: never)
+    /// and why it failed.
+    async fn webhook_failed(
+        &self,
+        id: &str,
+        attempts: u32,
+        next_attempt_at_ms: i64,
+        error: &str,
+    ) -> Result<(), StoreError>;
 }
 
 /// Opens the store named by `database_url`:

@@ -52,7 +52,7 @@ use sqlx::{Connection, Executor, Postgres, Row, Transaction};
 use crate::common::{self, apply_locked, backend, cause, read_all, read_version};
 use crate::{
     AgentEndpoint, CallCounts, CallFilter, CallPage, CallRecord, Change, Loaded, Store, StoreError,
-    redact_database_url, scrub, url_secrets,
+    WebhookDelivery, redact_database_url, scrub, url_secrets,
 };
 
 /// The PostgreSQL schema migrations, embedded in the binary.
@@ -435,6 +435,45 @@ impl Store for PostgresStore {
     async fn delete_agent_endpoint(&self, agent_name: &str) -> Result<bool, StoreError> {
         let mut conn = self.read_connection("deleting an agent endpoint").await?;
         common::delete_agent_endpoint::<Postgres>(&mut conn, agent_name).await
+    }
+
+    async fn enqueue_webhooks(&self, deliveries: &[WebhookDelivery]) -> Result<(), StoreError> {
+        if deliveries.is_empty() {
+            return Ok(());
+        }
+        let doing = "queueing webhook deliveries";
+        let mut tx = self.begin_call_write(doing).await?;
+        let result = common::enqueue_webhooks::<Postgres>(&mut tx, deliveries).await;
+        common::finish(tx, result, doing).await
+    }
+
+    async fn due_webhooks(
+        &self,
+        now_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<WebhookDelivery>, StoreError> {
+        let mut conn = self
+            .read_connection("reading due webhook deliveries")
+            .await?;
+        common::due_webhooks::<Postgres>(&mut conn, now_ms, limit).await
+    }
+
+    async fn webhook_delivered(&self, id: &str, now_ms: i64) -> Result<(), StoreError> {
+        let mut conn = self.read_connection("marking a webhook delivered").await?;
+        common::webhook_delivered::<Postgres>(&mut conn, id, now_ms).await
+    }
+
+    async fn webhook_failed(
+        &self,
+        id: &str,
+        attempts: u32,
+        next_attempt_at_ms: i64,
+        error: &str,
+    ) -> Result<(), StoreError> {
+        let mut conn = self
+            .read_connection("recording a failed webhook delivery")
+            .await?;
+        common::webhook_failed::<Postgres>(&mut conn, id, attempts, next_attempt_at_ms, error).await
     }
 }
 

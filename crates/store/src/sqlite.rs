@@ -42,6 +42,7 @@ use tokio::sync::MutexGuard;
 use crate::common::{self, apply_locked, backend, cause, read_all, read_version};
 use crate::{
     AgentEndpoint, CallCounts, CallFilter, CallPage, CallRecord, Change, Loaded, Store, StoreError,
+    WebhookDelivery,
 };
 
 /// The SQLite schema migrations, embedded in the binary.
@@ -307,5 +308,44 @@ impl Store for SqliteStore {
     async fn delete_agent_endpoint(&self, agent_name: &str) -> Result<bool, StoreError> {
         let mut conn = self.read_connection("deleting an agent endpoint").await?;
         common::delete_agent_endpoint::<Sqlite>(&mut conn, agent_name).await
+    }
+
+    async fn enqueue_webhooks(&self, deliveries: &[WebhookDelivery]) -> Result<(), StoreError> {
+        if deliveries.is_empty() {
+            return Ok(());
+        }
+        let doing = "queueing webhook deliveries";
+        let (_turn, mut tx) = self.begin_call_write(doing).await?;
+        let result = common::enqueue_webhooks::<Sqlite>(&mut tx, deliveries).await;
+        common::finish(tx, result, doing).await
+    }
+
+    async fn due_webhooks(
+        &self,
+        now_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<WebhookDelivery>, StoreError> {
+        let mut conn = self
+            .read_connection("reading due webhook deliveries")
+            .await?;
+        common::due_webhooks::<Sqlite>(&mut conn, now_ms, limit).await
+    }
+
+    async fn webhook_delivered(&self, id: &str, now_ms: i64) -> Result<(), StoreError> {
+        let mut conn = self.read_connection("marking a webhook delivered").await?;
+        common::webhook_delivered::<Sqlite>(&mut conn, id, now_ms).await
+    }
+
+    async fn webhook_failed(
+        &self,
+        id: &str,
+        attempts: u32,
+        next_attempt_at_ms: i64,
+        error: &str,
+    ) -> Result<(), StoreError> {
+        let mut conn = self
+            .read_connection("recording a failed webhook delivery")
+            .await?;
+        common::webhook_failed::<Sqlite>(&mut conn, id, attempts, next_attempt_at_ms, error).await
     }
 }

@@ -183,7 +183,7 @@ async fn describe_and_errors_never_show_the_password() {
     .fetch_one(&mut conn)
     .await
     .expect("count tables");
-    assert_eq!(tables, 8, "open() used the schema from the URL");
+    assert_eq!(tables, 9, "open() used the schema from the URL");
     let _ = conn.close().await;
 }
 
@@ -268,8 +268,8 @@ async fn schemas_isolate_stores() {
     .await
     .expect("count tables");
     assert_eq!(
-        tables, 8,
-        "7 tables and sqlx's migration table, all in the schema"
+        tables, 9,
+        "8 tables and sqlx's migration table, all in the schema"
     );
     let _ = conn.close().await;
     store_a.close().await;

@@ -23,6 +23,9 @@ pub(super) struct AgentJobs {
     pub events: mpsc::Receiver<(usize, JobEvent)>,
     controls: Vec<JobControl>,
     ids: Vec<String>,
+    /// Each job's agent name (empty for automatic dispatch).
+    names: Vec<String>,
+    call_id: String,
     /// The room identity of each job's agent while one is assigned.
     identities: Vec<Option<String>>,
     forwarders: Vec<JoinHandle<()>>,
@@ -81,6 +84,8 @@ impl AgentJobs {
             events,
             controls: Vec::new(),
             ids: Vec::new(),
+            names: Vec::new(),
+            call_id: call_id.to_string(),
             identities: Vec::new(),
             forwarders: Vec::new(),
             created: Instant::now(),
@@ -90,6 +95,7 @@ impl AgentJobs {
             ready: false,
         };
         for (i, (agent_name, metadata, attributes)) in entries.into_iter().enumerate() {
+            jobs.names.push(agent_name.clone());
             let mut job = path.agents.dispatch(JobRequest {
                 call_id: call_id.to_string(),
                 agent_name,
@@ -129,6 +135,15 @@ impl AgentJobs {
             JobEvent::Assigned { worker_id } => {
                 self.leave(path, i);
                 let job_id = self.ids.get(i).cloned().unwrap_or_default();
+                path.webhooks.emit(
+                    "agent.dispatched",
+                    serde_json::json!({
+                        "call_id": self.call_id,
+                        "job_id": job_id,
+                        "agent_name": self.names.get(i).cloned().unwrap_or_default(),
+                        "worker_id": worker_id,
+                    }),
+                );
                 let identity = path.rooms.join(
                     &self.room,
                     Joining {

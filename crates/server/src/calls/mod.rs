@@ -65,6 +65,7 @@ pub struct CallPath {
     pub ports: Arc<PortPool>,
     pub metrics: Arc<Metrics>,
     pub agents: Arc<crate::agents::Agents>,
+    pub webhooks: Arc<crate::webhooks::Webhooks>,
     /// The SIP stack, kept alive as long as the call path (and read for its counters).
     sip: std::sync::OnceLock<switchboard_sip::transport::SipHandle>,
     /// When each call's INVITE arrived, until its final answer (setup latency).
@@ -95,6 +96,7 @@ impl CallPath {
         ports: Arc<PortPool>,
         metrics: Arc<Metrics>,
         agents: Arc<crate::agents::Agents>,
+        webhooks: Arc<crate::webhooks::Webhooks>,
         nonce_secret: &[u8],
     ) -> CallPath {
         let invites = SourceLimiter::new(
@@ -119,6 +121,7 @@ impl CallPath {
             ports,
             metrics,
             agents,
+            webhooks,
             sip: std::sync::OnceLock::new(),
             arrivals: Mutex::new(HashMap::new()),
             nonce: NonceKey::new(nonce_secret),

@@ -52,6 +52,11 @@ pub(super) async fn run(
     rec.state = CallState::Pin;
     rec.sip_status = Some(200);
     rec.answered_at_ms = Some(now_ms());
+    // A PIN call is answered before it has a room (it joins one once the PIN is right).
+    path.webhooks.emit(
+        "call.answered",
+        serde_json::json!({"call_id": rec.id, "rule_id": rec.rule_id, "room_name": rec.room_name}),
+    );
     let mut hangup = path.live.insert(&rec);
     path.recorder.save(&mut rec);
     path.live.update(&rec);

@@ -12,6 +12,10 @@
 //!
 //! [routing]
 //! accept_trunkless_calls = false
+//!
+//! [webhooks]                       # see docs/operations.md, "Webhooks"
+//! urls = ["https://hooks.example/switchboard"]
+//! secret = "shared-hmac-secret"    # required when urls are set
 //! ```
 //!
 //! The call path's sections (`[sip]`, `[media]`, `[node]`) are described in [`call_path`].
@@ -44,6 +48,14 @@ pub struct Config {
     pub sip: call_path::SipConfig,
     pub media: call_path::MediaSection,
     pub node: call_path::NodeConfig,
+    pub webhooks: WebhooksConfig,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhooksConfig {
+    pub urls: Vec<String>,
+    pub secret: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -82,6 +94,7 @@ pub struct Settings {
     pub accept_trunkless_calls: bool,
     pub dev: bool,
     pub call_path: CallPathSettings,
+    pub webhooks: crate::webhooks::WebhookSettings,
 }
 
 impl Config {
@@ -153,7 +166,9 @@ impl Config {
         let mut cp = o.call_path.clone();
         cp.dev = o.dev;
         let call_path = call_path::resolve(self.sip, self.media, self.node, &cp)?;
+        let webhooks = webhook_settings(self.webhooks)?;
         Ok(Settings {
+            webhooks,
             call_path,
             listen,
             database_url,
@@ -162,6 +177,28 @@ impl Config {
             dev: o.dev,
         })
     }
+}
+
+/// Checks `[webhooks]`: http(s) URLs, and a secret whenever there are URLs.
+fn webhook_settings(c: WebhooksConfig) -> Result<crate::webhooks::WebhookSettings, String> {
+    for url in &c.urls {
+        let lower = url.to_ascii_lowercase();
+        if !(lower.starts_with("http://") || lower.starts_with("https://")) {
+            return Err(format!(
+                "[webhooks] urls entry {url:?} is not an http:// or https:// URL"
+            ));
+        }
+    }
+    let secret = c.secret.unwrap_or_default();
+    if !c.urls.is_empty() && secret.is_empty() {
+        return Err(
+            "[webhooks] secret is required when [webhooks] urls are set: deliveries are signed with it (X-Switchboard-Signature)".into(),
+        );
+    }
+    Ok(crate::webhooks::WebhookSettings {
+        urls: c.urls,
+        secret,
+    })
 }
 
 /// Parses `key:secret,key2:secret2`.
@@ -234,5 +271,22 @@ mod tests {
             .with_env(|k| (k == "SWITCHBOARD_ACCEPT_TRUNKLESS_CALLS").then(|| "maybe".into()))
             .unwrap_err();
         assert!(e.contains("true or false"), "{e}");
+        let base = "[keys]\nk = \"s\"\n[database]\nurl = \"a.db\"\n[webhooks]\n";
+        let e = Config::from_toml(&format!("{base}urls = [\"http://h/x\"]\n"))
+            .unwrap()
+            .settings(&Overrides::default())
+            .unwrap_err();
+        assert!(e.contains("secret is required"), "{e}");
+        let e = Config::from_toml(&format!("{base}urls = [\"ftp://h\"]\nsecret = \"x\"\n"))
+            .unwrap()
+            .settings(&Overrides::default())
+            .unwrap_err();
+        assert!(e.contains("ftp://h"), "{e}");
+        let s = Config::from_toml(&format!("{base}urls = [\"http://h/x\"]\nsecret = \"x\"\n"))
+            .unwrap()
+            .settings(&Overrides::default())
+            .unwrap();
+        assert_eq!(s.webhooks.urls, ["http://h/x"]);
+        assert_eq!(s.webhooks.secret, "x");
     }
 }

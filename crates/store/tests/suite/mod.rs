@@ -10,7 +10,7 @@ use std::time::Instant;
 use async_trait::async_trait;
 use switchboard_store::{
     AgentEndpoint, CallFilter, CallRecord, CallState, CallStatus, Change, FinalStatus, Loaded,
-    PolicyRecord, Record, Store, StoreError,
+    PolicyRecord, Record, Store, StoreError, WebhookDelivery,
 };
 
 /// One fresh, isolated database per test case.
@@ -57,6 +57,8 @@ macro_rules! store_suite {
             capacity_slots_of_ended_calls_and_nodes_are_released,
             agent_endpoints_put_get_list_delete,
             agent_endpoints_are_seen_by_another_handle,
+            webhooks_queue_due_deliver_and_retry,
+            webhooks_survive_reopening,
         );
     };
     (@cases $new_harness:expr; $($case:ident),* $(,)?) => {
@@ -1334,4 +1336,90 @@ pub async fn agent_endpoints_are_seen_by_another_handle(h: &dyn Harness) {
             .expect("list")
             .is_empty()
     );
+}
+
+fn delivery(id: &str, url: &str, next_attempt_at_ms: i64) -> WebhookDelivery {
+    WebhookDelivery {
+        id: id.to_owned(),
+        url: url.to_owned(),
+        event: "call.ended".to_owned(),
+        body: format!(r#"{{"id":"{id}","event":"call.ended","data":{{}}}}"#),
+        attempts: 0,
+        next_attempt_at_ms,
+        delivered_at_ms: None,
+        last_error: None,
+        created_at_ms: 5,
+    }
+}
+
+pub async fn webhooks_queue_due_deliver_and_retry(h: &dyn Harness) {
+    let store = h.store();
+    assert!(store.due_webhooks(1_000, 10).await.expect("due").is_empty());
+    store.enqueue_webhooks(&[]).await.expect("empty enqueue");
+    store
+        .enqueue_webhooks(&[
+            delivery("WH_b", "http://r/1", 20),
+            delivery("WH_a", "http://r/2", 10),
+            delivery("WH_c", "http://r/1", 500),
+        ])
+        .await
+        .expect("enqueue");
+    // Enqueuing an id again leaves the stored one alone.
+    store
+        .enqueue_webhooks(&[delivery("WH_a", "http://other", 0)])
+        .await
+        .expect("enqueue again");
+
+    let due = store.due_webhooks(100, 10).await.expect("due");
+    assert_eq!(
+        due,
+        [
+            delivery("WH_a", "http://r/2", 10),
+            delivery("WH_b", "http://r/1", 20)
+        ]
+    );
+    assert_eq!(store.due_webhooks(100, 1).await.expect("due").len(), 1);
+
+    store
+        .webhook_delivered("WH_a", 101)
+        .await
+        .expect("delivered");
+    store
+        .webhook_failed("WH_b", 1, 300, "HTTP 500")
+        .await
+        .expect("failed");
+    assert!(store.due_webhooks(200, 10).await.expect("due").is_empty());
+    let due = store.due_webhooks(600, 10).await.expect("due");
+    let ids: Vec<&str> = due.iter().map(|d| d.id.as_str()).collect();
+    assert_eq!(ids, ["WH_b", "WH_c"]);
+    assert_eq!(due[0].attempts, 1);
+    assert_eq!(due[0].last_error.as_deref(), Some("HTTP 500"));
+
+    // Giving up: never due again.
+    store
+        .webhook_failed("WH_b", 12, i64::MAX, "HTTP 500")
+        .await
+        .expect("give up");
+    let ids: Vec<String> = store
+        .due_webhooks(i64::MAX - 1, 10)
+        .await
+        .expect("due")
+        .into_iter()
+        .map(|d| d.id)
+        .collect();
+    assert_eq!(ids, ["WH_c"]);
+}
+
+pub async fn webhooks_survive_reopening(h: &dyn Harness) {
+    h.store()
+        .enqueue_webhooks(&[delivery("WH_1", "http://r/1", 1)])
+        .await
+        .expect("enqueue");
+    let other = h.reopen().await;
+    assert_eq!(
+        other.due_webhooks(2, 10).await.expect("due"),
+        [delivery("WH_1", "http://r/1", 1)]
+    );
+    other.webhook_delivered("WH_1", 3).await.expect("delivered");
+    assert!(h.store().due_webhooks(4, 10).await.expect("due").is_empty());
 }
