@@ -145,7 +145,7 @@ async fn start_call_path(
             };
             webhooks.emit(
                 event,
-                serde_json::json!({"room_name": name, "room_sid": sid}),
+                || serde_json::json!({"room_name": name, "room_sid": sid}),
             );
         });
     }

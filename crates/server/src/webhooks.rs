@@ -72,11 +72,14 @@ impl Webhooks {
         })
     }
 
-    /// Queues `event` with `data` for every configured URL.
-    pub fn emit(&self, event: &str, data: serde_json::Value) {
+    /// Queues `event` with `data()` for every configured URL. `data` is only called when
+    /// webhooks are configured: the call path emits on every INVITE, and without URLs that
+    /// must cost nothing.
+    pub fn emit(&self, event: &str, data: impl FnOnce() -> serde_json::Value) {
         let Some(queue) = &self.queue else {
             return;
         };
+        let data = data();
         let now = jiff::Timestamp::now();
         let body = serde_json::json!({
             "id": switchboard_dispatch::ids::new_id("WH_", rand::random()),

@@ -135,15 +135,14 @@ impl AgentJobs {
             JobEvent::Assigned { worker_id } => {
                 self.leave(path, i);
                 let job_id = self.ids.get(i).cloned().unwrap_or_default();
-                path.webhooks.emit(
-                    "agent.dispatched",
+                path.webhooks.emit("agent.dispatched", || {
                     serde_json::json!({
                         "call_id": self.call_id,
                         "job_id": job_id,
                         "agent_name": self.names.get(i).cloned().unwrap_or_default(),
                         "worker_id": worker_id,
-                    }),
-                );
+                    })
+                });
                 let identity = path.rooms.join(
                     &self.room,
                     Joining {

@@ -141,7 +141,7 @@ pub(super) async fn ring_and_answer(
     rec.answered_at_ms = Some(now_ms());
     path.webhooks.emit(
         "call.answered",
-        serde_json::json!({"call_id": rec.id, "rule_id": rec.rule_id, "room_name": rec.room_name}),
+        || serde_json::json!({"call_id": rec.id, "rule_id": rec.rule_id, "room_name": rec.room_name}),
     );
     path.recorder.save(&mut rec);
     path.live.update(&rec);

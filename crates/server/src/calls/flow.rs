@@ -103,16 +103,15 @@ pub(super) fn reject(
     reason: &str,
 ) {
     rec.sip_status = Some(response.status);
-    path.webhooks.emit(
-        "call.rejected",
+    path.webhooks.emit("call.rejected", || {
         serde_json::json!({
             "call_id": rec.id,
             "sip_status": response.status,
             "reason": reason,
             "trunk_id": rec.trunk_id,
             "rule_id": rec.rule_id,
-        }),
-    );
+        })
+    });
     // Record first: a challenged INVITE's retry shares this record, and must not be
     // overtaken by the close of the challenge (the retry can only arrive after the answer).
     close(path, rec, final_status, reason, None);
@@ -136,8 +135,7 @@ pub(super) fn close(
     path.live.remove(&rec.id);
     path.final_answer(&rec.id, reason, rec.sip_status.unwrap_or(0));
     if let (Some(answered), Some(ended)) = (rec.answered_at_ms, rec.ended_at_ms) {
-        path.webhooks.emit(
-            "call.ended",
+        path.webhooks.emit("call.ended", || {
             serde_json::json!({
                 "call_id": rec.id,
                 "final_status": final_status.as_str(),
@@ -145,8 +143,8 @@ pub(super) fn close(
                 "hangup_by": hangup_by,
                 "duration_secs": (ended - answered).max(0) as f64 / 1000.0,
                 "sip_status": rec.sip_status,
-            }),
-        );
+            })
+        });
     }
     if final_status == FinalStatus::Completed {
         path.metrics
@@ -310,8 +308,7 @@ pub(super) async fn handle(path: Arc<CallPath>, call: IncomingCall) {
     };
     rec.rule_id = decision.rule_id.clone();
     rec.routed_from_rule_id = decision.routed_from_rule_id.clone();
-    path.webhooks.emit(
-        "call.incoming",
+    path.webhooks.emit("call.incoming", || {
         serde_json::json!({
             "call_id": id,
             "sip_call_id": facts.sip_call_id,
@@ -319,8 +316,8 @@ pub(super) async fn handle(path: Arc<CallPath>, call: IncomingCall) {
             "to": facts.called,
             "source_ip": ip.to_string(),
             "transport": facts.transport.to_string(),
-        }),
-    );
+        })
+    });
 
     match decision.verdict {
         Verdict::Reject => {

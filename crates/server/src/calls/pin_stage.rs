@@ -55,7 +55,7 @@ pub(super) async fn run(
     // A PIN call is answered before it has a room (it joins one once the PIN is right).
     path.webhooks.emit(
         "call.answered",
-        serde_json::json!({"call_id": rec.id, "rule_id": rec.rule_id, "room_name": rec.room_name}),
+        || serde_json::json!({"call_id": rec.id, "rule_id": rec.rule_id, "room_name": rec.room_name}),
     );
     let mut hangup = path.live.insert(&rec);
     path.recorder.save(&mut rec);

@@ -19,6 +19,8 @@ use super::timers::{InviteTimer, Timer};
 use super::{ALLOW, CallKey, Endpoint, Event, RequestKey, Transport, tx_key};
 use crate::message::{Message, Method, ResponseBuilder};
 
+const NO_SUCH_CALL: &str = "Call/Transaction Does Not Exist";
+
 /// Where responses to `msg` go (RFC 3261 §18.2.2, RFC 3581 §4).
 pub(crate) fn response_flow(
     msg: &Message,
@@ -149,10 +151,10 @@ impl Endpoint {
         let ck = self.find_dialog(&msg);
         let cseq = msg.cseq().map_or(0, |c| c.number);
         let status = match ck.and_then(|k| self.calls.get(&k)) {
-            None => Some((481, "Call/Transaction Does Not Exist")),
+            None => Some((481, NO_SUCH_CALL)),
             Some(call) => match &call.dialog {
-                None => Some((481, "Call/Transaction Does Not Exist")),
-                Some(_) if call.ended => Some((481, "Call/Transaction Does Not Exist")),
+                None => Some((481, NO_SUCH_CALL)),
+                Some(_) if call.ended => Some((481, NO_SUCH_CALL)),
                 Some(_) if call.reinvite.is_some() => Some((491, "Request Pending")),
                 Some(d) if cseq <= d.remote_cseq => Some((500, "CSeq Out of Order")),
                 Some(_) => None,
@@ -288,17 +290,7 @@ impl Endpoint {
             .get(key.get(..invite_key_len).unwrap_or(""))
             .copied();
         let Some((ck, rk)) = target.filter(|(ck, _)| self.calls.contains_key(ck)) else {
-            self.stats.no_dialog_481 += 1;
-            self.answer_non_invite(
-                now,
-                flow,
-                key,
-                msg,
-                481,
-                "Call/Transaction Does Not Exist",
-                None,
-                &[],
-            );
+            self.answer_481(now, flow, key, msg, false);
             return;
         };
         self.stats.cancels += 1;
@@ -366,18 +358,7 @@ impl Endpoint {
                     self.answer_non_invite(now, flow, key, msg, 200, "OK", Some(&tag), &hdrs);
                 }
                 Method::Bye | Method::Info => {
-                    self.stats.no_dialog_481 += 1;
-                    let tag = self.random_token("");
-                    self.answer_non_invite(
-                        now,
-                        flow,
-                        key,
-                        msg,
-                        481,
-                        "Call/Transaction Does Not Exist",
-                        Some(&tag),
-                        &[],
-                    );
+                    self.answer_481(now, flow, key, msg, true);
                 }
                 _ => {
                     self.stats.method_not_allowed_405 += 1;
@@ -397,17 +378,7 @@ impl Endpoint {
             return;
         }
         let Some(ck) = self.find_dialog(msg) else {
-            self.stats.no_dialog_481 += 1;
-            self.answer_non_invite(
-                now,
-                flow,
-                key,
-                msg,
-                481,
-                "Call/Transaction Does Not Exist",
-                None,
-                &[],
-            );
+            self.answer_481(now, flow, key, msg, false);
             return;
         };
         let cseq = msg.cseq().map_or(0, |c| c.number);
@@ -430,17 +401,7 @@ impl Endpoint {
             Method::Info => {
                 let answered = call.dialog.is_some();
                 if !answered {
-                    self.stats.no_dialog_481 += 1;
-                    self.answer_non_invite(
-                        now,
-                        flow,
-                        key,
-                        msg,
-                        481,
-                        "Call/Transaction Does Not Exist",
-                        None,
-                        &[],
-                    );
+                    self.answer_481(now, flow, key, msg, false);
                     return;
                 }
                 self.answer_non_invite(now, flow, key, msg, 200, "OK", None, &[]);
@@ -511,6 +472,14 @@ impl Endpoint {
     }
 
     /// Answer a non-INVITE request and (over UDP) keep the answer for Timer J.
+    /// `481 Call/Transaction Does Not Exist`, counted; `with_tag` adds a fresh To-tag (an
+    /// out-of-dialog answer to a request that claimed a dialog).
+    fn answer_481(&mut self, now: Instant, flow: Flow, key: &str, msg: &Message, with_tag: bool) {
+        self.stats.no_dialog_481 += 1;
+        let tag = with_tag.then(|| self.random_token(""));
+        self.answer_non_invite(now, flow, key, msg, 481, NO_SUCH_CALL, tag.as_deref(), &[]);
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn answer_non_invite(
         &mut self,
