@@ -332,6 +332,9 @@ pub enum MediaServerMessage {
         digit: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         source: Option<DtmfSource>,
+        /// The room identity of the caller who pressed it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        participant: Option<String>,
     },
     /// The agent audio queued before the `mark` command of this name has been played.
     Mark {
@@ -511,13 +514,15 @@ mod tests {
                 status: CallStatus::Active
             }
         );
-        let m: MediaServerMessage =
-            round_trip(&json!({"type": "dtmf", "digit": "5", "source": "rfc4733"}));
+        let m: MediaServerMessage = round_trip(
+            &json!({"type": "dtmf", "digit": "5", "source": "rfc4733", "participant": "sip_1"}),
+        );
         assert_eq!(
             m,
             MediaServerMessage::Dtmf {
                 digit: "5".into(),
-                source: Some(DtmfSource::Rfc4733)
+                source: Some(DtmfSource::Rfc4733),
+                participant: Some("sip_1".into()),
             }
         );
         round_trip::<MediaServerMessage>(&json!({"type": "mark", "name": "greeting-done"}));
@@ -574,7 +579,8 @@ mod tests {
             m,
             MediaServerMessage::Dtmf {
                 digit: "#".into(),
-                source: None
+                source: None,
+                participant: None,
             }
         );
         assert!(serde_json::from_str::<ServerMessage>(r#"{"type":"nope"}"#).is_err());

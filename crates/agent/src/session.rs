@@ -33,10 +33,12 @@ pub enum MediaEvent {
         identity: String,
     },
     CallStatus(CallStatus),
-    /// A DTMF digit from the caller.
+    /// A DTMF digit from a caller (`participant`: its room identity, when the server
+    /// says).
     Dtmf {
         digit: String,
         source: Option<DtmfSource>,
+        participant: Option<String>,
     },
     /// The agent audio queued before [`JobSession::mark`] with this name has been played.
     Mark(String),
@@ -62,7 +64,15 @@ impl From<MediaServerMessage> for MediaEvent {
                 MediaEvent::ParticipantLeft { identity }
             }
             MediaServerMessage::CallStatus { status } => MediaEvent::CallStatus(status),
-            MediaServerMessage::Dtmf { digit, source } => MediaEvent::Dtmf { digit, source },
+            MediaServerMessage::Dtmf {
+                digit,
+                source,
+                participant,
+            } => MediaEvent::Dtmf {
+                digit,
+                source,
+                participant,
+            },
             MediaServerMessage::Mark { name } => MediaEvent::Mark(name),
             MediaServerMessage::Hangup { reason } => MediaEvent::Hangup(reason),
             MediaServerMessage::Error(e) => MediaEvent::Error {

@@ -281,7 +281,8 @@ async fn offer_accept_media_and_end() {
         session.next_event().await,
         Some(MediaEvent::Dtmf {
             digit: "#".into(),
-            source: Some(DtmfSource::Info)
+            source: Some(DtmfSource::Info),
+            participant: None,
         })
     );
     let sender = session.sender();

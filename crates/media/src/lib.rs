@@ -11,6 +11,7 @@
 //! - [`prompt`] and [`tone`]: the audio switchboard plays itself;
 //! - [`resample`]: streaming 8 kHz ↔ 16/24/48 kHz conversion for agents (polyphase FIR);
 //! - [`mixer`]: saturating mix and mix-minus of PCM16 frames for rooms;
+//! - [`live_mix`]: per-source jitter FIFOs mixing live callers at one 20 ms pace;
 //! - [`socket`]: the thin tokio shell (port pool, UDP sockets, the per-call media task).
 //!
 //! ## Sans-I/O
@@ -24,6 +25,7 @@
 
 pub mod dtmf;
 pub mod g711;
+pub mod live_mix;
 pub mod mixer;
 pub mod prompt;
 pub mod resample;

@@ -5,13 +5,11 @@
 
 mod support;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use support::baresip::{Baresip, BaresipAudio};
 use support::sip::*;
 
 const NUMBER: &str = "+15550100";
@@ -395,185 +393,11 @@ fn pin_by_prerecorded_rfc2833_pcaps_joins_the_room() {
     assert_completed(&api, &run.call_id(), "safe-room", &rule);
 }
 
-// ---------------------------------------------------------------------------------------
-// baresip: a real softphone, driven over its ctrl_tcp interface (netstring JSON).
-
-/// A baresip process, killed on drop.
-struct Baresip {
-    child: Child,
-    ctrl: TcpStream,
-    buf: Vec<u8>,
-    events: Vec<Value>,
-    token: u32,
-}
-
-impl Drop for Baresip {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// An 8 kHz mono 16-bit WAV of a 440 Hz tone, `secs` long (aufile ends the call at EOF).
-fn write_tone(path: &Path, secs: u32) {
-    let rate = 8000u32;
-    let n = rate * secs;
-    let mut data = Vec::with_capacity(n as usize * 2);
-    for i in 0..n {
-        let v = (3000.0
-            * (2.0 * std::f64::consts::PI * 440.0 * f64::from(i) / f64::from(rate)).sin())
-            as i16;
-        data.extend_from_slice(&v.to_le_bytes());
-    }
-    let mut w = Vec::new();
-    w.extend_from_slice(b"RIFF");
-    w.extend_from_slice(&(36 + data.len() as u32).to_le_bytes());
-    w.extend_from_slice(b"WAVEfmt ");
-    w.extend_from_slice(&16u32.to_le_bytes());
-    w.extend_from_slice(&1u16.to_le_bytes());
-    w.extend_from_slice(&1u16.to_le_bytes());
-    w.extend_from_slice(&rate.to_le_bytes());
-    w.extend_from_slice(&(rate * 2).to_le_bytes());
-    w.extend_from_slice(&2u16.to_le_bytes());
-    w.extend_from_slice(&16u16.to_le_bytes());
-    w.extend_from_slice(b"data");
-    w.extend_from_slice(&(data.len() as u32).to_le_bytes());
-    w.extend_from_slice(&data);
-    std::fs::write(path, w).expect("write the tone");
-}
-
-impl Baresip {
-    fn start(dir: &Path, caller: &str) -> Baresip {
-        let sip_port = free_ports(4);
-        let ctrl_port = free_ports(4);
-        let rtp = free_ports(20);
-        write_tone(&dir.join("tone.wav"), 30);
-        let config = format!(
-            "poll_method\t\tepoll\n\
-             sip_listen\t\t127.0.0.1:{sip_port}\n\
-             net_interface\t\t127.0.0.1\n\
-             audio_player\t\taubridge,nil\n\
-             audio_alert\t\taubridge,nil\n\
-             audio_source\t\taufile,{tone}\n\
-             ausrc_srate\t\t8000\n\
-             auplay_srate\t\t8000\n\
-             ausrc_channels\t\t1\n\
-             auplay_channels\t\t1\n\
-             rtp_ports\t\t{rtp}-{rtp_end}\n\
-             module_path\t\t/usr/lib/baresip/modules\n\
-             module\t\t\tg711.so\n\
-             module\t\t\taufile.so\n\
-             module\t\t\taubridge.so\n\
-             module_tmp\t\tuuid.so\n\
-             module_tmp\t\taccount.so\n\
-             module_app\t\tcontact.so\n\
-             module_app\t\tmenu.so\n\
-             module_app\t\tctrl_tcp.so\n\
-             ctrl_tcp_listen\t\t127.0.0.1:{ctrl_port}\n",
-            tone = dir.join("tone.wav").display(),
-            rtp_end = rtp + 19,
-        );
-        std::fs::write(dir.join("config"), config).expect("write the config");
-        std::fs::write(
-            dir.join("accounts"),
-            format!("<sip:{caller}@127.0.0.1:{sip_port}>;regint=0;audio_codecs=PCMU\n"),
-        )
-        .expect("write the accounts");
-        let log = std::fs::File::create(dir.join("baresip.log")).expect("log file");
-        let child = Command::new("baresip")
-            .arg("-f")
-            .arg(dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(log.try_clone().expect("clone")))
-            .stderr(Stdio::from(log))
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start baresip (apt-get install baresip-core): {e}"));
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let ctrl = loop {
-            match TcpStream::connect(("127.0.0.1", ctrl_port)) {
-                Ok(s) => break s,
-                Err(e) if Instant::now() > deadline => panic!(
-                    "baresip's ctrl_tcp never listened: {e}\n{}",
-                    std::fs::read_to_string(dir.join("baresip.log")).unwrap_or_default()
-                ),
-                Err(_) => std::thread::sleep(Duration::from_millis(100)),
-            }
-        };
-        ctrl.set_read_timeout(Some(Duration::from_millis(100)))
-            .expect("timeout");
-        Baresip {
-            child,
-            ctrl,
-            buf: Vec::new(),
-            events: Vec::new(),
-            token: 0,
-        }
-    }
-
-    fn command(&mut self, cmd: &str, params: &str) {
-        self.token += 1;
-        let body =
-            json!({"command": cmd, "params": params, "token": self.token.to_string()}).to_string();
-        let framed = format!("{}:{body},", body.len());
-        self.ctrl
-            .write_all(framed.as_bytes())
-            .expect("send to baresip");
-    }
-
-    /// Reads what baresip sent for `d`.
-    fn pump(&mut self, d: Duration) {
-        let end = Instant::now() + d;
-        let mut chunk = [0u8; 8192];
-        while Instant::now() < end {
-            match self.ctrl.read(&mut chunk) {
-                Ok(0) => return,
-                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
-                Err(_) => {}
-            }
-            while let Some(colon) = self.buf.iter().position(|&b| b == b':') {
-                let Ok(len) = std::str::from_utf8(&self.buf[..colon])
-                    .unwrap_or("x")
-                    .parse::<usize>()
-                else {
-                    self.buf.clear();
-                    break;
-                };
-                if self.buf.len() < colon + 1 + len + 1 {
-                    break;
-                }
-                let msg = self.buf[colon + 1..colon + 1 + len].to_vec();
-                self.buf.drain(..colon + 1 + len + 1);
-                if let Ok(v) = serde_json::from_slice::<Value>(&msg) {
-                    println!("[baresip] {v}");
-                    self.events.push(v);
-                }
-            }
-        }
-    }
-
-    fn wait_event(&mut self, kind: &str, timeout: Duration) -> bool {
-        let end = Instant::now() + timeout;
-        loop {
-            if self.events.iter().any(|e| e["type"] == kind) {
-                return true;
-            }
-            if Instant::now() > end {
-                return false;
-            }
-            self.pump(Duration::from_millis(100));
-        }
-    }
-}
-
 #[test]
 fn baresip_softphone_enters_the_pin_with_rfc4733_and_joins() {
-    if Command::new("baresip").arg("-h").output().is_err() {
-        println!("skipped: baresip is not installed");
-        return;
-    }
     let (server, api, rule, _) = pin_route(false);
     let dir = Scratch::new("baresip");
-    let mut phone = Baresip::start(dir.path(), "15551237006");
+    let mut phone = Baresip::start(dir.path(), "15551237006", &BaresipAudio::default());
     phone.pump(Duration::from_millis(500));
     phone.command("dial", &format!("sip:{NUMBER}@{}", server.sip_udp));
     assert!(

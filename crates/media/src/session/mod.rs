@@ -30,6 +30,7 @@ use std::time::{Duration, Instant};
 use rand::Rng;
 
 use crate::dtmf::{DtmfReceiver, DtmfSender};
+use crate::live_mix::LiveMix;
 use crate::prompt::Prompt;
 use crate::sdp::Negotiated;
 use crate::tone::Tone;
@@ -178,6 +179,8 @@ pub struct RtpSession {
     dtmf_pending: VecDeque<char>,
     dtmf_gap: u8,
     tx_frame: [i16; FRAME_SAMPLES],
+    /// The other callers of the room, mixed on top of what we send.
+    live: LiveMix,
     next_rtcp: Instant,
 
     // Timers.
@@ -222,6 +225,7 @@ impl RtpSession {
             dtmf_pending: VecDeque::with_capacity(MAX_PENDING_DIGITS),
             dtmf_gap: 0,
             tx_frame: [0; FRAME_SAMPLES],
+            live: LiveMix::new(),
             next_rtcp: now + config.rtcp_interval,
             timeout_base: now,
             timed_out: false,
@@ -267,6 +271,18 @@ impl RtpSession {
     /// fit (the rest is dropped and counted).
     pub fn enqueue_pcm(&mut self, pcm: &[i16]) -> usize {
         self.queue.enqueue(pcm)
+    }
+
+    /// Adds 8 kHz audio of another caller of the room (`source` tells callers apart); it
+    /// is mixed into what we send, on top of agent audio and prompts, and is not touched by
+    /// [`clear`](Self::clear) or marks. See [`crate::live_mix`].
+    pub fn push_live(&mut self, source: u64, pcm: &[i16]) {
+        self.live.push(source, pcm);
+    }
+
+    /// Forgets a caller mixed in by [`push_live`](Self::push_live) (it left the room).
+    pub fn remove_live(&mut self, source: u64) {
+        self.live.remove(source);
     }
 
     /// Drops the queued agent audio (barge-in); pending marks are reported.

@@ -112,10 +112,28 @@ impl RtpSession {
         }
     }
 
+    /// The next 20 ms: a DTMF event, else the agent's queued audio, a prompt or silence,
+    /// with the room's other callers mixed on top.
     fn next_frame(&mut self, timestamp: u32) -> Frame {
         if let Some(frame) = self.next_dtmf(timestamp) {
+            self.live.skip_frame();
             return frame;
         }
+        let own = self.next_own_frame();
+        if self.live.sources() == 0 {
+            return own;
+        }
+        if matches!(own, Frame::Silence) {
+            self.tx_frame.fill(0);
+        }
+        if self.live.mix_into(&mut self.tx_frame) {
+            Frame::Audio
+        } else {
+            own
+        }
+    }
+
+    fn next_own_frame(&mut self) -> Frame {
         if self.queue.take_frame(&mut self.tx_frame) > 0 {
             return Frame::Audio;
         }

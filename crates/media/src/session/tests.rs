@@ -605,3 +605,32 @@ fn prompts_play_in_order_and_idle_is_reported() {
     h.ticks(60, 200);
     assert_eq!(h.events(), []);
 }
+
+#[test]
+fn another_callers_audio_is_mixed_on_top_of_the_agents_and_clear_leaves_it() {
+    let mut h = Harness::new();
+    h.ticks(0, 20); // latch nothing, first packet out
+    h.session.enqueue_pcm(&[1000; 480]);
+    // Another caller: two frames of cushion, then one per tick.
+    h.session.push_live(9, &[-300; 160]);
+    h.session.push_live(9, &[-300; 160]);
+    let packets = h.ticks(20, 60);
+    let decode = |p: &[u8]| g711::ulaw_decode(parse(p).1[0]);
+    let mixed = decode(&packets[0].0);
+    assert!((650..=750).contains(&mixed), "agent + caller: {mixed}");
+    // Barge-in drops the agent's audio, not the other caller's.
+    // (It ran dry: two frames of cushion again.)
+    h.session.push_live(9, &[-300; 160]);
+    h.session.push_live(9, &[-300; 160]);
+    h.session.clear();
+    let packets = h.ticks(60, 80);
+    let only_caller = decode(&packets[0].0);
+    assert!(
+        (-320..=-280).contains(&only_caller),
+        "caller alone: {only_caller}"
+    );
+    // The caller left: silence.
+    h.session.remove_live(9);
+    let packets = h.ticks(80, 100);
+    assert_eq!(parse(&packets[0].0).1, [g711::SILENCE_ULAW; 160]);
+}

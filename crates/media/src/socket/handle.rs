@@ -117,6 +117,17 @@ impl MediaHandle {
         self.shared.session().enqueue_pcm(pcm)
     }
 
+    /// Mixes 8 kHz audio of another caller of the room into what this call hears
+    /// (`source` tells the callers apart).
+    pub fn push_live(&self, source: u64, pcm: &[i16]) {
+        self.shared.session().push_live(source, pcm);
+    }
+
+    /// Stops mixing a caller that left the room.
+    pub fn remove_live(&self, source: u64) {
+        self.shared.session().remove_live(source);
+    }
+
     /// Drops queued agent audio (barge-in); pending marks are reported.
     pub fn clear(&self) {
         self.shared.session().clear();

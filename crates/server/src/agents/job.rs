@@ -209,8 +209,12 @@ fn pcm_bytes(samples: &[i16]) -> Vec<u8> {
 
 fn event_json(e: &MediaEvent) -> String {
     match e {
-        MediaEvent::Dtmf { digit, source } => {
-            json!({"type": "dtmf", "digit": digit, "source": source})
+        MediaEvent::Dtmf {
+            digit,
+            source,
+            participant,
+        } => {
+            json!({"type": "dtmf", "digit": digit, "source": source, "participant": participant})
         }
         MediaEvent::CallStatus(s) => json!({"type": "call_status", "status": s}),
         MediaEvent::Mark(n) => json!({"type": "mark", "name": n}),

@@ -179,11 +179,13 @@ impl JobControl {
         let _ = self.audio.try_send(frame_8k.to_vec());
     }
 
-    /// A DTMF digit from the caller; `source` is `rfc4733` or `info`.
-    pub fn dtmf(&self, digit: char, source: &str) {
+    /// A DTMF digit from the caller `participant` (its room identity); `source` is
+    /// `rfc4733` or `info`.
+    pub fn dtmf(&self, digit: char, source: &str, participant: &str) {
         self.send(Ctl::Event(MediaEvent::Dtmf {
             digit: digit.to_string(),
             source: source.to_string(),
+            participant: participant.to_string(),
         }));
     }
 
@@ -222,7 +224,11 @@ impl JobControl {
 /// Events of the call forwarded to the worker on the media channel.
 #[derive(Clone, Debug, PartialEq)]
 enum MediaEvent {
-    Dtmf { digit: String, source: String },
+    Dtmf {
+        digit: String,
+        source: String,
+        participant: String,
+    },
     CallStatus(String),
     Mark(String),
     Joined(ParticipantInfo),

@@ -502,13 +502,13 @@ async fn media_round_trip() {
     assert_eq!(event(&mut job).await, JobEvent::Hangup);
 
     // Events → JSON.
-    job.control.dtmf('5', "rfc4733");
+    job.control.dtmf('5', "rfc4733", "sip_1");
     job.control.mark_played("greeting-done");
     job.control.call_status("active");
     job.control.participant_left("sip_2");
     assert_eq!(
         m.json().await,
-        json!({"type": "dtmf", "digit": "5", "source": "rfc4733"})
+        json!({"type": "dtmf", "digit": "5", "source": "rfc4733", "participant": "sip_1"})
     );
     assert_eq!(
         m.json().await,
@@ -565,7 +565,7 @@ async fn hangup_and_drop_end_the_job() {
     );
     assert!(timeout(WAIT, job.events.recv()).await.unwrap().is_none());
     // No-ops afterwards.
-    job.control.dtmf('1', "info");
+    job.control.dtmf('1', "info", "sip_1");
     job.control.caller_audio(&[0; 160]);
     assert_eq!(a.live_jobs(), 0);
     assert!(a.workers()[0].jobs.is_empty());

@@ -1,9 +1,9 @@
-//! The agents of one call (SPEC §5): one job per `room_config.agents` entry (or one
+//! The agents of one room (SPEC §5): one job per `room_config.agents` entry (or one
 //! automatic-dispatch job for workers registered without a name), their events merged into
-//! one stream for the call task, and the agents' places in the room.
+//! one stream for the room's hub, and the agents' places in the room.
 //!
-//! The call task owns an [`AgentJobs`]; dropping it ends every job (the registry sends
-//! `job_ended` to the workers).
+//! The hub task ([`super::hub_task`]) owns an [`AgentJobs`]; dropping it ends every job
+//! (the registry sends `job_ended` to the workers).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -17,7 +17,7 @@ use super::CallPath;
 use crate::agents::{JobControl, JobEvent, JobRequest, ParticipantInfo};
 use crate::rooms::{Joining, ParticipantKind};
 
-/// The jobs of one call.
+/// The jobs of one room.
 pub(super) struct AgentJobs {
     /// `(job index, event)` of every job.
     pub events: mpsc::Receiver<(usize, JobEvent)>,
@@ -46,25 +46,19 @@ impl Drop for AgentJobs {
 }
 
 impl AgentJobs {
-    /// Dispatches the call's jobs: one per agents entry, or one for automatic dispatch.
+    /// Dispatches the room's jobs (one per agents entry, or one for automatic dispatch)
+    /// for `participant`, the caller opening the room.
     pub fn start(
         path: &Arc<CallPath>,
         call_id: &str,
         room: &RoomAssignment,
-        caller_identity: &str,
+        participant: &ParticipantInfo,
     ) -> AgentJobs {
         let sid = path
             .rooms
             .get(&room.room_name)
             .map(|r| r.sid)
             .unwrap_or_default();
-        let participant = ParticipantInfo {
-            identity: caller_identity.to_string(),
-            name: room.participant_name.clone(),
-            kind: "sip".into(),
-            metadata: room.participant_metadata.clone(),
-            attributes: room.attributes.clone(),
-        };
         let entries: Vec<(String, String, BTreeMap<String, String>)> = if room.agents.is_empty() {
             vec![(String::new(), String::new(), BTreeMap::new())]
         } else {

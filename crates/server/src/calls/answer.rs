@@ -14,12 +14,12 @@ use switchboard_dispatch::Decision;
 use switchboard_sip::transport::{CallEvent, IncomingCall};
 use switchboard_store::{CallRecord, CallState, FinalStatus};
 
-use super::agent_jobs::AgentJobs;
 use super::facts::InviteFacts;
 use super::flow::{Slot, close, now_ms, reject, reply};
+use super::hub::{self, HubEvent};
 use super::media;
 use super::{CallPath, SetupGuard};
-use crate::agents::JobEvent;
+use crate::agents::ParticipantInfo;
 use crate::rooms::{Joining, ParticipantKind};
 
 pub(super) async fn ring_and_answer(
@@ -74,49 +74,59 @@ pub(super) async fn ring_and_answer(
     let mut refresh = tokio::time::interval(path.settings.ringing_interval);
     refresh.tick().await;
     let needs_agent = !room.agents.is_empty();
-    let mut jobs = AgentJobs::start(&path, &rec.id, &room, &identity);
-    jobs.each(|c| c.call_status("ringing"));
-    let leave = |path: &CallPath, jobs: &mut AgentJobs, reason: &str| {
-        jobs.end(path, reason);
+    let mut hub = hub::join(
+        &path,
+        &rec.id,
+        &room,
+        ParticipantInfo {
+            identity: identity.clone(),
+            name: room.participant_name.clone(),
+            kind: "sip".into(),
+            metadata: room.participant_metadata.clone(),
+            attributes: room.attributes.clone(),
+        },
+        None,
+    );
+    let leave = |path: &CallPath, hub: hub::Membership, reason: &'static str| {
+        let mut hub = hub;
+        hub.set_leave_reason(reason);
+        drop(hub);
         path.rooms.leave(&room.room_name, &identity);
     };
 
-    // Ring until the first agent is ready.
+    // Ring until the first agent is ready (at once if the room's agents are ready already).
     if needs_agent {
         loop {
             tokio::select! {
                 _ = refresh.tick() => call.handle.respond(reply(180, "Ringing")),
-                Some((i, ev)) = jobs.events.recv() => {
-                    if jobs.note(&path, i, &ev) {
-                        break;
-                    }
-                    if ev == JobEvent::Hangup {
-                        leave(&path, &mut jobs, "agent_hangup");
+                ev = hub.events.recv() => match ev {
+                    Some(HubEvent::Ready) => break,
+                    Some(HubEvent::Hangup) | None => {
+                        leave(&path, hub, "agent_hangup");
                         drop(slot);
                         return reject(&path, &call, &mut rec, reply(480, "Temporarily Unavailable"), FinalStatus::Rejected, "agent_hangup");
                     }
-                    // Audio and commands before the answer have nowhere to go yet.
-                }
+                },
                 _ = tokio::time::sleep_until(ring_deadline) => {
-                    leave(&path, &mut jobs, "ringing_timeout");
+                    leave(&path, hub, "ringing_timeout");
                     drop(slot);
                     return reject(&path, &call, &mut rec, reply(480, "Temporarily Unavailable"), FinalStatus::Rejected, "no_agent");
                 }
                 _ = hangup.requested() => {
-                    leave(&path, &mut jobs, "room_closed");
+                    leave(&path, hub, "room_closed");
                     drop(slot);
                     return reject(&path, &call, &mut rec, reply(480, "Temporarily Unavailable"), FinalStatus::Rejected, "hangup_api");
                 }
                 ev = call.events.recv() => match ev {
                     Some(CallEvent::Cancelled) => {
-                        leave(&path, &mut jobs, "caller_hangup");
+                        leave(&path, hub, "caller_hangup");
                         drop(slot);
                         rec.sip_status = Some(487);
                         return close(&path, &mut rec, FinalStatus::Cancelled, "cancelled", Some("caller"));
                     }
                     Some(_) => {}
                     None => {
-                        leave(&path, &mut jobs, "caller_hangup");
+                        leave(&path, hub, "caller_hangup");
                         drop(slot);
                         return close(&path, &mut rec, FinalStatus::Failed, "transport_error", None);
                     }
@@ -126,7 +136,7 @@ pub(super) async fn ring_and_answer(
     }
 
     let Some(session) = media::start_or_reject(&path, &call, &mut rec, &negotiated).await else {
-        leave(&path, &mut jobs, "media_closed");
+        leave(&path, hub, "room_closed");
         return;
     };
     let mut ok = reply(200, "OK").with_body("application/sdp", session.answer_sdp.clone());
@@ -147,7 +157,7 @@ pub(super) async fn ring_and_answer(
     path.live.update(&rec);
     path.rooms
         .set_attribute(&room.room_name, &identity, "sip.callStatus", "active");
-    jobs.each(|c| c.call_status("active"));
+    hub.answered(&session.handle);
     tracing::info!(call_id = %rec.id, state = "active", "answered");
 
     super::in_call::run(
@@ -155,7 +165,7 @@ pub(super) async fn ring_and_answer(
         &mut call,
         &mut rec,
         session,
-        &mut jobs,
+        hub,
         &mut hangup,
         max_end,
         super::in_call::Member {

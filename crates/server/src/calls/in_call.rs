@@ -1,19 +1,18 @@
 //! An answered call, until it ends: the caller's BYE, our BYE (media timeout, maximum call
 //! duration, missing ACK, a hang-up through the API or by an agent), re-INVITEs for hold
-//! and resume, and in-dialog INFO — and the audio bridge: caller frames (8 kHz) go to every
-//! agent job, agent audio (already at 8 kHz) is queued on the RTP session and paced out,
-//! with `mark`, `clear` and `send_dtmf` applied to the session.
+//! and resume, and in-dialog INFO. The caller's audio frames (8 kHz), DTMF and played marks
+//! go to the room's hub ([`super::hub`]), which feeds the agents and puts their audio, and
+//! the other callers', on this call's RTP session.
 
 use switchboard_media::MediaEvent;
 use switchboard_sip::transport::{CallEvent, IncomingCall};
 use switchboard_store::{CallRecord, FinalStatus};
 
 use super::CallPath;
-use super::agent_jobs::AgentJobs;
 use super::flow::close;
+use super::hub::{HubEvent, Membership};
 use super::live::HangupSignal;
 use super::media::{self, Session};
-use crate::agents::JobEvent;
 
 /// How long we wait for the answer to our BYE before forgetting the dialog.
 const BYE_WAIT: std::time::Duration = std::time::Duration::from_secs(33);
@@ -37,7 +36,7 @@ pub(super) async fn run(
     call: &mut IncomingCall,
     rec: &mut CallRecord,
     mut session: Session,
-    jobs: &mut AgentJobs,
+    mut hub: Membership,
     hangup: &mut HangupSignal,
     max_end: tokio::time::Instant,
     member: Member,
@@ -56,7 +55,7 @@ pub(super) async fn run(
                 Some(CallEvent::Info { content_type, body }) => {
                     if let Some(d) = media::info_digit(&content_type, &body) {
                         tracing::debug!(call_id = %rec.id, "DTMF (INFO)");
-                        jobs.each(|c| c.dtmf(d, "info"));
+                        hub.dtmf(d, "info");
                     }
                 }
                 Some(CallEvent::TransportError) | None => break End::Transport,
@@ -66,54 +65,32 @@ pub(super) async fn run(
                 Some(MediaEvent::Timeout) => break End::Ours("media_timeout", "server"),
                 Some(MediaEvent::Dtmf(d)) => {
                     tracing::debug!(call_id = %rec.id, "DTMF (RFC 4733)");
-                    jobs.each(|c| c.dtmf(d, "rfc4733"));
+                    hub.dtmf(d, "rfc4733");
                 }
-                Some(MediaEvent::MarkPlayed(id)) => jobs.mark_played(id),
+                Some(MediaEvent::MarkPlayed(id)) => hub.mark_played(id),
                 Some(_) => {}
                 None => break End::Ours("media_failed", "server"),
             },
-            Some(frame) = audio_rx.recv() => jobs.each(|c| c.caller_audio(&frame[..])),
-            Some((i, ev)) = jobs.events.recv() => {
-                jobs.note(path, i, &ev);
-                match ev {
-                    JobEvent::Audio(pcm) => {
-                        session.handle.enqueue_pcm(&pcm);
-                    }
-                    JobEvent::Mark(name) => {
-                        let id = jobs.mark(i, name);
-                        session.handle.mark(id);
-                    }
-                    JobEvent::Clear => session.handle.clear(),
-                    JobEvent::SendDtmf(digits) => {
-                        for d in digits.chars() {
-                            session.handle.send_dtmf(d);
-                        }
-                    }
-                    JobEvent::Hangup => break End::Ours("agent_hangup", "agent"),
-                    JobEvent::Lost => {
-                        // The agent's queued audio belongs to a worker that is gone.
-                        session.handle.clear();
-                        tracing::warn!(call_id = %rec.id, job = i, "agent lost; the job is offered again");
-                    }
-                    _ => {}
-                }
-            }
+            Some(frame) = audio_rx.recv() => hub.audio(frame),
+            ev = hub.events.recv() => match ev {
+                Some(HubEvent::Hangup) | None => break End::Ours("agent_hangup", "agent"),
+                Some(HubEvent::Ready) => {}
+            },
             _ = tokio::time::sleep_until(max_end) => break End::Ours("max_duration", "server"),
             _ = hangup.requested() => break End::Ours("hangup_api", "server"),
         }
     };
     media::finish(path, &session, matches!(end, End::Ours("media_timeout", _)));
-    jobs.each(|c| c.call_status("hangup"));
-    jobs.end(
-        path,
-        match &end {
-            End::CallerBye | End::Transport => "caller_hangup",
-            End::Ours("max_duration", _) => "max_duration",
-            End::Ours("agent_hangup", _) => "agent_hangup",
-            End::Ours("media_timeout", _) => "media_timeout",
-            End::Ours(..) => "room_closed",
-        },
-    );
+    // Leave the hub before our BYE's answer is awaited, so the agents hear of it now; the
+    // room's last caller ends the jobs with this reason.
+    hub.set_leave_reason(match &end {
+        End::CallerBye | End::Transport => "caller_hangup",
+        End::Ours("max_duration", _) => "max_duration",
+        End::Ours("agent_hangup", _) => "agent_hangup",
+        End::Ours("media_timeout", _) => "media_timeout",
+        End::Ours(..) => "room_closed",
+    });
+    drop(hub);
     path.rooms
         .set_attribute(&member.room, &member.identity, "sip.callStatus", "hangup");
     path.rooms.leave(&member.room, &member.identity);

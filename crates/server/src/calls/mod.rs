@@ -14,7 +14,8 @@
 //! 6. stays with the call until someone hangs up, and closes the record.
 //!
 //! Submodules: [`flow`] (the per-call task: admission to routing), `answer` (ringing and
-//! answering), `pin_stage` (the PIN prompt), `in_call` (an answered call), `media` (SDP
+//! answering), `pin_stage` (the PIN prompt), `in_call` (an answered call), `hub` and
+//! `hub_task` (a room's agents and audio, shared by its callers), `media` (SDP
 //! and RTP glue), [`auth`] (digest), [`pin`] (PIN entry),
 //! [`throttle`] (rate limits), [`record`] (batched call-record writer), [`live`] (the
 //! live-call registry), [`facts`] (what routing needs from the INVITE).
@@ -24,6 +25,8 @@ mod answer;
 pub mod auth;
 pub mod facts;
 mod flow;
+mod hub;
+mod hub_task;
 mod in_call;
 pub mod live;
 mod media;
@@ -66,6 +69,8 @@ pub struct CallPath {
     pub metrics: Arc<Metrics>,
     pub agents: Arc<crate::agents::Agents>,
     pub webhooks: Arc<crate::webhooks::Webhooks>,
+    /// The room hubs: each room's agent jobs and audio.
+    hubs: hub::Hubs,
     /// The SIP stack, kept alive as long as the call path (and read for its counters).
     sip: std::sync::OnceLock<switchboard_sip::transport::SipHandle>,
     /// When each call's INVITE arrived, until its final answer (setup latency).
@@ -122,6 +127,7 @@ impl CallPath {
             metrics,
             agents,
             webhooks,
+            hubs: hub::Hubs::default(),
             sip: std::sync::OnceLock::new(),
             arrivals: Mutex::new(HashMap::new()),
             nonce: NonceKey::new(nonce_secret),

@@ -13,7 +13,6 @@ use switchboard_media::{MediaEvent, Prompt, Tone};
 use switchboard_sip::transport::{CallEvent, IncomingCall};
 use switchboard_store::{CallRecord, CallState, FinalStatus};
 
-use super::agent_jobs::AgentJobs;
 use super::facts::InviteFacts;
 use super::flow::{Slot, admit_with_pin, close, now_ms, reply, routing_call};
 use super::in_call::{Member, wait_bye};
@@ -301,14 +300,25 @@ async fn joined(
     // Maximum call duration runs from the join for PIN calls (LiveKit's behaviour).
     let max_end = tokio::time::Instant::now() + room.max_call_duration;
     // The call is already answered: the agents join when they are ready.
-    let mut jobs = AgentJobs::start(&path, &rec.id, &room, &identity);
-    jobs.each(|c| c.call_status("active"));
+    let hub = super::hub::join(
+        &path,
+        &rec.id,
+        &room,
+        crate::agents::ParticipantInfo {
+            identity: identity.clone(),
+            name: room.participant_name.clone(),
+            kind: "sip".into(),
+            metadata: room.participant_metadata.clone(),
+            attributes: room.attributes.clone(),
+        },
+        Some(&session.handle),
+    );
     super::in_call::run(
         &path,
         &mut call,
         &mut rec,
         session,
-        &mut jobs,
+        hub,
         &mut hangup,
         max_end,
         Member {

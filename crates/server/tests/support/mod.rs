@@ -3,6 +3,8 @@
 //! throwaway PostgreSQL schemas.
 #![allow(dead_code)]
 
+pub mod audio;
+pub mod baresip;
 pub mod sip;
 
 use std::io::{BufRead, BufReader, Read};

@@ -1,0 +1,231 @@
+//! The room hubs: one per room with callers on this node, owning the room's agent jobs and
+//! its audio (SPEC §5).
+//!
+//! A call joins the hub of its room (creating it, and with it the room's agent jobs, when
+//! it is the first caller) and holds a [`Membership`] until it ends. Agents are dispatched
+//! once per room, not once per call: a second caller of a Direct or Callee room joins the
+//! agents already there (`participant_joined`), hears them and the other callers, and the
+//! agents hear the mix of every caller. The hub closes with its last member, ending the
+//! jobs; an agent hanging up ends the hub at once (every member is told), and the next
+//! caller of that room starts a new one.
+//!
+//! The registry only maps room names to running hubs; the hub itself is a task
+//! ([`super::hub_task`]) reached through channels, so nothing here is held across an await.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use switchboard_dispatch::RoomAssignment;
+use switchboard_media::MediaHandle;
+use switchboard_media::socket::AudioFrame;
+use tokio::sync::mpsc;
+
+use super::CallPath;
+use crate::agents::ParticipantInfo;
+
+/// What a hub tells one member's call task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum HubEvent {
+    /// An agent of the room is ready: answer the call.
+    Ready,
+    /// An agent hung up: end the call (BYE, or `480` while ringing).
+    Hangup,
+}
+
+/// Messages into a hub's task.
+pub(super) enum ToHub {
+    Join {
+        member: u64,
+        participant: ParticipantInfo,
+        events: mpsc::UnboundedSender<HubEvent>,
+        /// Already answered (a PIN call): its RTP session.
+        media: Option<MediaHandle>,
+    },
+    /// The member's call was answered; its RTP session takes the room's audio.
+    Answered {
+        member: u64,
+        media: MediaHandle,
+    },
+    Dtmf {
+        member: u64,
+        digit: char,
+        source: &'static str,
+    },
+    /// A mark placed by the hub on the member's session was played.
+    MarkPlayed(u64),
+    Leave {
+        member: u64,
+        reason: &'static str,
+    },
+}
+
+/// Caller audio frames queued towards a hub (per hub, all members; ~1 s at 4 callers).
+const HUB_AUDIO_QUEUE: usize = 200;
+
+struct Entry {
+    hub_id: u64,
+    members: usize,
+    ctl: mpsc::UnboundedSender<ToHub>,
+    audio: mpsc::Sender<(u64, AudioFrame)>,
+}
+
+/// Room name → running hub.
+#[derive(Default)]
+pub struct Hubs {
+    map: Mutex<HashMap<String, Entry>>,
+    next_id: AtomicU64,
+}
+
+impl Hubs {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
+        self.map.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn next(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// The hub of `hub_id` is over (an agent hung up): the room's next caller starts a
+    /// new one. Members still holding it leave into nothing.
+    pub(super) fn retire(&self, room: &str, hub_id: u64) {
+        let mut map = self.lock();
+        if map.get(room).is_some_and(|e| e.hub_id == hub_id) {
+            map.remove(room);
+        }
+    }
+
+    /// A member leaves: `tell` informs the hub under the same lock that joins send their
+    /// `Join` under, so the hub sees joins and leaves in registry order, and the entry is
+    /// forgotten with its last member — a new caller never joins a hub that is closing.
+    fn leave(&self, room: &str, hub_id: u64, tell: impl FnOnce()) {
+        let mut map = self.lock();
+        tell();
+        if let Some(e) = map.get_mut(room)
+            && e.hub_id == hub_id
+        {
+            e.members = e.members.saturating_sub(1);
+            if e.members == 0 {
+                map.remove(room);
+            }
+        }
+    }
+}
+
+/// Joins the caller to its room's hub, starting the hub (and dispatching the room's agents)
+/// if the room has none on this node. `media` is the session of a call answered already.
+pub(super) fn join(
+    path: &Arc<CallPath>,
+    call_id: &str,
+    room: &RoomAssignment,
+    participant: ParticipantInfo,
+    media: Option<&MediaHandle>,
+) -> Membership {
+    let member = path.hubs.next();
+    let (events_tx, events) = mpsc::unbounded_channel();
+    let mut map = path.hubs.lock();
+    let entry = match map.get_mut(&room.room_name) {
+        Some(e) if !e.ctl.is_closed() => {
+            e.members += 1;
+            e
+        }
+        _ => {
+            let hub_id = path.hubs.next();
+            let (ctl, ctl_rx) = mpsc::unbounded_channel();
+            let (audio, audio_rx) = mpsc::channel(HUB_AUDIO_QUEUE);
+            super::hub_task::spawn(
+                path.clone(),
+                hub_id,
+                call_id,
+                room,
+                &participant,
+                ctl_rx,
+                audio_rx,
+            );
+            map.insert(
+                room.room_name.clone(),
+                Entry {
+                    hub_id,
+                    members: 1,
+                    ctl,
+                    audio,
+                },
+            );
+            map.get_mut(&room.room_name).expect("just inserted")
+        }
+    };
+    let _ = entry.ctl.send(ToHub::Join {
+        member,
+        participant,
+        events: events_tx,
+        media: media.cloned(),
+    });
+    Membership {
+        path: path.clone(),
+        room: room.room_name.clone(),
+        hub_id: entry.hub_id,
+        member,
+        ctl: entry.ctl.clone(),
+        audio: entry.audio.clone(),
+        events,
+        leave_reason: "caller_hangup",
+    }
+}
+
+/// A call's place in its room's hub; dropping it leaves (with the reason set by
+/// [`Membership::set_leave_reason`], `caller_hangup` by default).
+pub(super) struct Membership {
+    path: Arc<CallPath>,
+    room: String,
+    hub_id: u64,
+    member: u64,
+    ctl: mpsc::UnboundedSender<ToHub>,
+    audio: mpsc::Sender<(u64, AudioFrame)>,
+    pub events: mpsc::UnboundedReceiver<HubEvent>,
+    leave_reason: &'static str,
+}
+
+impl Membership {
+    /// The call was answered: its session plays the room's audio from now on.
+    pub fn answered(&self, media: &MediaHandle) {
+        let _ = self.ctl.send(ToHub::Answered {
+            member: self.member,
+            media: media.clone(),
+        });
+    }
+
+    /// 20 ms of the caller's audio (dropped if the hub lags).
+    pub fn audio(&self, frame: AudioFrame) {
+        let _ = self.audio.try_send((self.member, frame));
+    }
+
+    pub fn dtmf(&self, digit: char, source: &'static str) {
+        let _ = self.ctl.send(ToHub::Dtmf {
+            member: self.member,
+            digit,
+            source,
+        });
+    }
+
+    pub fn mark_played(&self, id: u64) {
+        let _ = self.ctl.send(ToHub::MarkPlayed(id));
+    }
+
+    /// Why this call leaves, told to the agents if it is the room's last caller
+    /// (`caller_hangup`, `ringing_timeout`, `max_duration`…).
+    pub fn set_leave_reason(&mut self, reason: &'static str) {
+        self.leave_reason = reason;
+    }
+}
+
+impl Drop for Membership {
+    fn drop(&mut self) {
+        let leave = ToHub::Leave {
+            member: self.member,
+            reason: self.leave_reason,
+        };
+        self.path.hubs.leave(&self.room, self.hub_id, || {
+            let _ = self.ctl.send(leave);
+        });
+    }
+}
