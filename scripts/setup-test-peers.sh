@@ -5,7 +5,10 @@
 #   * the official LiveKit Python server SDK (PyPI `livekit-api`, binary protobuf on the wire)
 #     into a virtualenv at target/test-peers/venv, pinned by tests/peers/python/requirements.txt;
 #   * the official LiveKit Node server SDK (npm `livekit-server-sdk`, JSON on the wire)
-#     into tests/peers/node/node_modules, pinned by tests/peers/node/package-lock.json.
+#     into tests/peers/node/node_modules, pinned by tests/peers/node/package-lock.json;
+#   * for the dashboard's browser test (crates/server/tests/dashboard.rs): Debian's
+#     `chromium` at /usr/bin/chromium (apt-get) and `playwright-core` into
+#     crates/server/tests/browser/node_modules, pinned by its package-lock.json.
 #
 # Idempotent: each part is (re)installed only when it is missing or its pin file changed,
 # so a second run only compares two files and exits.
@@ -105,4 +108,33 @@ else
   fi
   cp "$node_dir/package-lock.json" "$node_stamp"
   say "node: ready (livekit-server-sdk $(node -p "require('$node_dir/node_modules/livekit-server-sdk/package.json').version"))"
+fi
+
+# --- Browser test (dashboard) -------------------------------------------------------------
+
+browser_dir="$root/crates/server/tests/browser"
+browser_stamp="$browser_dir/node_modules/.switchboard-package-lock"
+
+if [[ ! -x /usr/bin/chromium ]]; then
+  command -v apt-get >/dev/null 2>&1 ||
+    die "/usr/bin/chromium is missing and apt-get is not available; install Chromium at /usr/bin/chromium"
+  say "browser: installing chromium with apt-get"
+  run_as_root apt-get update
+  run_as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium
+  [[ -x /usr/bin/chromium ]] || die "chromium was installed but /usr/bin/chromium is still missing"
+fi
+
+browser_ready() {
+  [[ -f "$browser_stamp" ]] && cmp -s "$browser_dir/package-lock.json" "$browser_stamp" &&
+    [[ -f "$browser_dir/node_modules/playwright-core/package.json" ]]
+}
+
+if browser_ready; then
+  say "browser: crates/server/tests/browser/node_modules is up to date"
+else
+  command -v npm >/dev/null 2>&1 || die "npm not found"
+  say "browser: npm ci in crates/server/tests/browser"
+  (cd "$browser_dir" && npm ci --no-audit --no-fund)
+  cp "$browser_dir/package-lock.json" "$browser_stamp"
+  say "browser: ready (playwright-core $(node -p "require('$browser_dir/node_modules/playwright-core/package.json').version"), $(/usr/bin/chromium --version 2>/dev/null | grep -o 'Chromium [0-9.]*'))"
 fi

@@ -37,6 +37,8 @@ need_pkg pg_isready postgresql-client
 # SIP peers of the call-path suites: SIPp (sip-tester) and the baresip softphone.
 need_pkg sipp sip-tester
 need_pkg baresip baresip
+# The dashboard's browser test drives Debian's Chromium (crates/server/tests/dashboard.rs).
+[ -x /usr/bin/chromium ] || need_pkg /usr/bin/chromium chromium
 # The PostgreSQL suites need a server on 127.0.0.1:5432 (SWITCHBOARD_TEST_DATABASE_URL overrides).
 if [ -z "${SWITCHBOARD_TEST_DATABASE_URL:-}" ] && ! pg_isready -q -h 127.0.0.1 -p 5432; then
   if command -v pg_ctlcluster >/dev/null 2>&1; then

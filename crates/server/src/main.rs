@@ -8,6 +8,7 @@ mod calls;
 mod cli;
 mod config;
 mod convert;
+mod dashboard;
 mod http;
 mod metrics;
 mod rooms;

@@ -54,6 +54,14 @@ pub async fn run(settings: Settings) -> Result<(), String> {
         env!("CARGO_PKG_VERSION"),
         service.store_description()
     );
+    println!(
+        "dashboard: http://{addr}/ (log in with an API key and its secret{})",
+        if settings.dashboard.admin_password.is_some() {
+            ", or the admin password"
+        } else {
+            ""
+        }
+    );
     if settings.dev {
         for (k, s) in &settings.keys {
             println!(
@@ -63,7 +71,12 @@ pub async fn run(settings: Settings) -> Result<(), String> {
     } else {
         println!("API keys: {}", keys.names().collect::<Vec<_>>().join(", "));
     }
+    let dashboard = Arc::new(crate::dashboard::Dashboard::new(
+        &settings.dashboard,
+        &settings.keys,
+    ));
     let app = App {
+        dashboard,
         service,
         keys: Arc::new(keys),
         store,
@@ -87,10 +100,13 @@ pub async fn run(settings: Settings) -> Result<(), String> {
             })
         },
     };
-    axum::serve(listener, http::router(app))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|e| format!("the HTTP server failed: {e}"))?;
+    axum::serve(
+        listener,
+        http::router(app).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .map_err(|e| format!("the HTTP server failed: {e}"))?;
     // Give the call-record writer a moment to store what is queued; calls still live are
     // closed as interrupted at the next start.
     tokio::time::sleep(crate::calls::record::FLUSH_EVERY * 20).await;

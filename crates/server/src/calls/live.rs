@@ -1,6 +1,7 @@
 //! The calls in progress on this node, so the API can list them and hang one up without
 //! reaching into a call task: each entry holds a copy of the call's record and a one-shot
-//! hang-up signal the call task listens to.
+//! hang-up signal the call task listens to. Every insert, update and removal bumps a change
+//! counter that the dashboard's live view waits on ([`LiveCalls::changes`]).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -14,9 +15,19 @@ struct Entry {
 }
 
 /// Live calls by switchboard call id.
-#[derive(Default)]
 pub struct LiveCalls {
     calls: Mutex<HashMap<String, Entry>>,
+    /// Bumped on every change, so watchers learn of one at once.
+    version: watch::Sender<u64>,
+}
+
+impl Default for LiveCalls {
+    fn default() -> Self {
+        LiveCalls {
+            calls: Mutex::default(),
+            version: watch::Sender::new(0),
+        }
+    }
 }
 
 /// Held by the call task: resolves when someone asks the call to end.
@@ -38,6 +49,16 @@ impl LiveCalls {
         self.calls.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Tells watchers that something changed.
+    fn changed(&self) {
+        self.version.send_modify(|v| *v = v.wrapping_add(1));
+    }
+
+    /// A receiver that sees a new value after every insert, update and removal.
+    pub fn changes(&self) -> watch::Receiver<u64> {
+        self.version.subscribe()
+    }
+
     /// Registers a call; the signal fires when [`LiveCalls::hang_up`] is called for it.
     pub fn insert(&self, record: &CallRecord) -> HangupSignal {
         let (tx, rx) = watch::channel(false);
@@ -48,6 +69,7 @@ impl LiveCalls {
                 hangup: tx,
             },
         );
+        self.changed();
         HangupSignal(rx)
     }
 
@@ -56,10 +78,12 @@ impl LiveCalls {
         if let Some(e) = self.lock().get_mut(&record.id) {
             e.record = record.clone();
         }
+        self.changed();
     }
 
     pub fn remove(&self, id: &str) {
         self.lock().remove(id);
+        self.changed();
     }
 
     /// Asks a call to end; `false` if it is not live here.

@@ -16,12 +16,19 @@
 //! [webhooks]                       # see docs/operations.md, "Webhooks"
 //! urls = ["https://hooks.example/switchboard"]
 //! secret = "shared-hmac-secret"    # required when urls are set
+//!
+//! [dashboard]                      # see docs/operations.md, "Dashboard"
+//! admin_password = "a-long-password"  # optional: log in as admin (besides key + secret)
+//! session_secret = "…"             # optional: session cookie key (default: from the keys)
+//! session_hours = 12
+//! secure_cookie = false            # true when served over HTTPS
 //! ```
 //!
 //! The call path's sections (`[sip]`, `[media]`, `[node]`) are described in [`call_path`].
 //!
 //! Environment: `SWITCHBOARD_HTTP_LISTEN`, `SWITCHBOARD_DATABASE_URL`,
-//! `SWITCHBOARD_KEYS` (`key:secret,key2:secret2`), `SWITCHBOARD_ACCEPT_TRUNKLESS_CALLS`.
+//! `SWITCHBOARD_KEYS` (`key:secret,key2:secret2`), `SWITCHBOARD_ACCEPT_TRUNKLESS_CALLS`,
+//! `SWITCHBOARD_DASHBOARD_PASSWORD`.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -49,6 +56,33 @@ pub struct Config {
     pub media: call_path::MediaSection,
     pub node: call_path::NodeConfig,
     pub webhooks: WebhooksConfig,
+    pub dashboard: DashboardConfig,
+}
+
+#[derive(Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DashboardConfig {
+    pub admin_password: Option<String>,
+    pub session_secret: Option<String>,
+    pub session_hours: Option<u32>,
+    pub secure_cookie: bool,
+}
+
+impl std::fmt::Debug for DashboardConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DashboardConfig")
+            .field(
+                "admin_password",
+                &self.admin_password.as_ref().map(|_| "***"),
+            )
+            .field(
+                "session_secret",
+                &self.session_secret.as_ref().map(|_| "***"),
+            )
+            .field("session_hours", &self.session_hours)
+            .field("secure_cookie", &self.secure_cookie)
+            .finish()
+    }
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -95,6 +129,7 @@ pub struct Settings {
     pub dev: bool,
     pub call_path: CallPathSettings,
     pub webhooks: crate::webhooks::WebhookSettings,
+    pub dashboard: crate::dashboard::DashboardSettings,
 }
 
 impl Config {
@@ -119,6 +154,9 @@ impl Config {
         }
         if let Some(v) = env("SWITCHBOARD_KEYS") {
             self.keys = parse_keys(&v)?;
+        }
+        if let Some(v) = env("SWITCHBOARD_DASHBOARD_PASSWORD") {
+            self.dashboard.admin_password = Some(v).filter(|v| !v.is_empty());
         }
         if let Some(v) = env("SWITCHBOARD_ACCEPT_TRUNKLESS_CALLS") {
             self.routing.accept_trunkless_calls = match v.to_ascii_lowercase().as_str() {
@@ -167,7 +205,9 @@ impl Config {
         cp.dev = o.dev;
         let call_path = call_path::resolve(self.sip, self.media, self.node, &cp)?;
         let webhooks = webhook_settings(self.webhooks)?;
+        let dashboard = dashboard_settings(self.dashboard)?;
         Ok(Settings {
+            dashboard,
             webhooks,
             call_path,
             listen,
@@ -198,6 +238,38 @@ fn webhook_settings(c: WebhooksConfig) -> Result<crate::webhooks::WebhookSetting
     Ok(crate::webhooks::WebhookSettings {
         urls: c.urls,
         secret,
+    })
+}
+
+/// Checks `[dashboard]`: a usable password and secret, a session lifetime of 1 to 720 h.
+fn dashboard_settings(c: DashboardConfig) -> Result<crate::dashboard::DashboardSettings, String> {
+    if let Some(p) = &c.admin_password
+        && p.chars().count() < 12
+    {
+        return Err(
+            "[dashboard] admin_password is shorter than 12 characters; choose a longer one (or remove it and log in with an API key and secret)".into(),
+        );
+    }
+    if let Some(s) = &c.session_secret
+        && s.len() < 16
+    {
+        return Err(
+            "[dashboard] session_secret is shorter than 16 characters; use a long random string (or remove it to derive the key from the API keys)".into(),
+        );
+    }
+    let hours = c
+        .session_hours
+        .unwrap_or(crate::dashboard::DEFAULT_SESSION_HOURS);
+    if !(1..=720).contains(&hours) {
+        return Err(format!(
+            "[dashboard] session_hours = {hours} is out of range; use 1 to 720"
+        ));
+    }
+    Ok(crate::dashboard::DashboardSettings {
+        admin_password: c.admin_password,
+        session_secret: c.session_secret,
+        session_hours: hours,
+        secure_cookie: c.secure_cookie,
     })
 }
 
@@ -288,5 +360,41 @@ mod tests {
             .unwrap();
         assert_eq!(s.webhooks.urls, ["http://h/x"]);
         assert_eq!(s.webhooks.secret, "x");
+    }
+
+    #[test]
+    fn dashboard_section() {
+        let base = "[keys]\nk = \"s\"\n[database]\nurl = \"a.db\"\n[dashboard]\n";
+        let settings = |extra: &str| {
+            Config::from_toml(&format!("{base}{extra}"))
+                .and_then(|c| c.settings(&Overrides::default()))
+        };
+        let s =
+            settings("admin_password = \"correct horse battery\"\nsession_hours = 2\n").unwrap();
+        assert_eq!(
+            s.dashboard.admin_password.as_deref(),
+            Some("correct horse battery")
+        );
+        assert_eq!(s.dashboard.session_hours, 2);
+        assert!(!format!("{:?}", s.dashboard).contains("horse"));
+        assert!(
+            settings("admin_password = \"short\"\n")
+                .unwrap_err()
+                .contains("12")
+        );
+        assert!(
+            settings("session_hours = 0\n")
+                .unwrap_err()
+                .contains("1 to 720")
+        );
+        assert!(
+            settings("session_secret = \"x\"\n")
+                .unwrap_err()
+                .contains("16")
+        );
+        assert!(settings("colour = 1\n").is_err());
+        let d = settings("").unwrap();
+        assert_eq!(d.dashboard.session_hours, 12);
+        assert!(d.dashboard.admin_password.is_none());
     }
 }

@@ -7,7 +7,7 @@ pub mod auth;
 mod calls;
 mod dispatch_helpers;
 pub mod error;
-mod explain;
+pub(crate) mod explain;
 mod list_update;
 mod metrics;
 mod policies;
@@ -40,6 +40,8 @@ pub struct App {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Gauges read from the live registries when `/metrics` is scraped.
     pub live_gauges: Arc<dyn Fn() -> crate::metrics::Live + Send + Sync>,
+    /// The web dashboard's sessions and login settings.
+    pub dashboard: Arc<crate::dashboard::Dashboard>,
 }
 
 /// A JSON body that could not be read, as an API error.
@@ -169,6 +171,7 @@ pub fn router(app: App) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/agent", get(agents::control))
         .route("/agent/jobs/{job_id}/media", get(agents::media))
+        .merge(crate::dashboard::router(app.clone()))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(reject_declared_oversized))
