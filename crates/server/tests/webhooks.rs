@@ -324,3 +324,104 @@ fn queued_events_survive_a_restart() {
     assert_answered_call(&hooks, &call_id, "restart-room", &rule);
     assert_eq!(hooks.len(), 5, "{hooks:#?}");
 }
+
+/// A worker named `hooked` that takes one job, says ready, and stays until the call ends;
+/// sends its worker id once registered.
+fn run_hooked_worker(url: String, registered: std::sync::mpsc::Sender<String>) {
+    use switchboard_agent::{MediaEvent, Worker, WorkerOptions};
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    rt.block_on(async move {
+        let worker = Worker::connect(WorkerOptions {
+            url,
+            api_key: support::API_KEY.into(),
+            api_secret: support::API_SECRET.into(),
+            agent_name: "hooked".into(),
+            version: "test".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("the worker registers");
+        let _ = registered.send(worker.worker_id().to_string());
+        let Ok(Some(offer)) =
+            tokio::time::timeout(Duration::from_secs(20), worker.next_offer()).await
+        else {
+            return;
+        };
+        let mut session = offer.accept().await.expect("assigned");
+        while let Ok(Some(ev)) =
+            tokio::time::timeout(Duration::from_secs(30), session.next_event()).await
+        {
+            match ev {
+                MediaEvent::Start(_) => session.ready().await.expect("ready"),
+                MediaEvent::Hangup(_) | MediaEvent::Ended(_) => break,
+                _ => {}
+            }
+        }
+    });
+}
+
+#[test]
+fn agent_dispatched_names_the_job_and_the_worker_that_took_it() {
+    let receiver = Receiver::start(TcpListener::bind("127.0.0.1:0").expect("bind"));
+    let lines = config(&receiver.url());
+    let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+    let server = sip_server(&lines);
+    let api = Api::new(&server);
+    let trunk = api.trunk(json!({"name": "carrier", "numbers": ["+15550100"]}));
+    api.rule(json!({
+        "trunk_ids": [trunk],
+        "rule": {"dispatch_rule_individual": {"room_prefix": "hooked"}},
+        "room_config": {"agents": [{"agent_name": "hooked"}]}
+    }));
+    let (reg_tx, reg_rx) = std::sync::mpsc::channel();
+    let url = server.url.clone();
+    let worker = std::thread::spawn(move || run_hooked_worker(url, reg_tx));
+    let worker_id = reg_rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the worker registered");
+
+    // SIPp rings until the agent is ready, talks, and hangs up.
+    let dir = Scratch::new("webhooks-agent");
+    let run = Sipp::new(dir.path(), "agent", "uac_call.xml", &server.sip_udp)
+        .service("+15550100")
+        .set("from_user", "+15551230103")
+        .run();
+    run.assert_ok();
+    let call_id = api.ended_call(&run.call_id())["id"]
+        .as_str()
+        .expect("a call id")
+        .to_owned();
+    worker.join().expect("the worker thread");
+
+    let hooks = receiver.wait("agent.dispatched and call.ended", |hs| {
+        !matching(hs, "agent.dispatched", "call_id", &call_id).is_empty()
+            && !matching(hs, "call.ended", "call_id", &call_id).is_empty()
+    });
+    assert_signed(&hooks);
+    let dispatched = matching(&hooks, "agent.dispatched", "call_id", &call_id);
+    assert_eq!(dispatched.len(), 1, "{dispatched:#?}");
+    let data = &dispatched[0].json()["data"];
+    assert_eq!(data["agent_name"], "hooked", "{data}");
+    assert_eq!(data["worker_id"], worker_id.as_str(), "{data}");
+    assert!(
+        data["job_id"]
+            .as_str()
+            .is_some_and(|j| j.starts_with("AJ_")),
+        "{data}"
+    );
+    // It happened between the call's arrival and its answer (by the events' own times:
+    // deliveries run concurrently, so arrival order says nothing).
+    let when = |event: &str| -> jiff::Timestamp {
+        let hook = matching(&hooks, event, "call_id", &call_id);
+        assert_eq!(hook.len(), 1, "{event}: {hook:#?}");
+        hook[0].json()["created_at"]
+            .as_str()
+            .and_then(|t| t.parse().ok())
+            .unwrap_or_else(|| panic!("{event} has no created_at"))
+    };
+    assert!(when("call.incoming") <= when("agent.dispatched"));
+    assert!(when("agent.dispatched") <= when("call.answered"));
+}
