@@ -12,8 +12,9 @@ use crate::decision::{
 };
 use crate::policy::ScheduleStatus;
 use crate::room;
+use crate::snapshot::select::TrunkPick;
 use crate::snapshot::select::pin_allows;
-use crate::snapshot::{RuleEntry, Snapshot, TrunkEntry};
+use crate::snapshot::{RuleEntry, Snapshot};
 
 /// Default ringing timeout when the trunk sets none (LiveKit's).
 pub const DEFAULT_RINGING_TIMEOUT: Duration = Duration::from_secs(180);
@@ -52,10 +53,10 @@ pub(crate) trait Selector<'s> {
         call: &Call<'_>,
         p: &Prepared<'_>,
         tr: &mut Tracer<'_>,
-    ) -> Option<&'s TrunkEntry>;
+    ) -> Option<TrunkPick<'s>>;
     fn rule(
         &self,
-        trunk: Option<&'s TrunkEntry>,
+        trunk: Option<TrunkPick<'s>>,
         p: &Prepared<'_>,
         pin: Pin<'_>,
         tr: &mut Tracer<'_>,
@@ -101,7 +102,8 @@ fn decide<'s>(
 ) -> Decision {
     let snap = sel.snapshot();
     let p = Prepared::new(call);
-    let trunk_entry = sel.trunk(call, &p, tr);
+    let trunk_pick = sel.trunk(call, &p, tr);
+    let trunk_entry = trunk_pick.map(|t| t.entry);
     let trunk = trunk_entry.map(|e| &e.trunk);
     if trunk.is_none() && !snap.options.accept_trunkless_calls {
         return reject(
@@ -119,7 +121,7 @@ fn decide<'s>(
         d
     };
 
-    let Some(first) = sel.rule(trunk_entry, &p, call.pin, tr) else {
+    let Some(first) = sel.rule(trunk_pick, &p, call.pin, tr) else {
         return with_trunk(match call.pin {
             Pin::NotEntered => reject(
                 Some(404),
@@ -278,7 +280,7 @@ fn decide<'s>(
                     format!("rule {} requires a PIN", rule.id),
                 );
             }
-            pin if !pin_allows(rule.pin(), pin) => {
+            pin if !pin_allows(rule.pin().as_bytes(), pin) => {
                 let mut d = base(
                     Verdict::Reject,
                     None,
@@ -343,17 +345,17 @@ impl<'s> Selector<'s> for Indexed<'s> {
         call: &Call<'_>,
         p: &Prepared<'_>,
         tr: &mut Tracer<'_>,
-    ) -> Option<&'s TrunkEntry> {
+    ) -> Option<TrunkPick<'s>> {
         self.0.select_trunk(call, p, tr)
     }
     fn rule(
         &self,
-        trunk: Option<&'s TrunkEntry>,
+        trunk: Option<TrunkPick<'s>>,
         p: &Prepared<'_>,
         pin: Pin<'_>,
         tr: &mut Tracer<'_>,
     ) -> Option<&'s RuleEntry> {
-        self.0.select_rule(trunk, p, pin, tr).map(|(e, _)| e)
+        self.0.select_rule(trunk, p, pin, tr)
     }
 }
 
@@ -373,7 +375,7 @@ impl Snapshot {
     pub fn match_trunk(&self, call: &Call<'_>) -> Option<&crate::model::Trunk> {
         let p = Prepared::new(call);
         self.select_trunk(call, &p, &mut Tracer(None))
-            .map(|e| &e.trunk)
+            .map(|t| &t.entry.trunk)
     }
 
     /// The trunk and rule ids a call selects, without policies or room assignment. The
@@ -385,10 +387,7 @@ impl Snapshot {
         if t.is_none() && !self.options.accept_trunkless_calls {
             return (None, None);
         }
-        let r = self.select_rule(t, &p, call.pin, &mut tr);
-        (
-            t.map(|e| e.trunk.id.as_str()),
-            r.map(|(e, _)| e.rule.id.as_str()),
-        )
+        let r = self.select_rule_id(t, &p, call.pin);
+        (t.map(|t| t.entry.trunk.id.as_str()), r)
     }
 }

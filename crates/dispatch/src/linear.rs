@@ -7,7 +7,7 @@ use crate::call::{Call, Pin, Prepared};
 use crate::decision::{Decision, Tracer};
 use crate::evaluate::{Capacity, Selector, evaluate};
 use crate::number::best_match;
-use crate::snapshot::select::pin_allows;
+use crate::snapshot::select::{TrunkPick, pin_allows};
 use crate::snapshot::{RuleEntry, Snapshot, TrunkEntry};
 
 struct Linear<'s>(&'s Snapshot);
@@ -22,18 +22,18 @@ impl<'s> Selector<'s> for Linear<'s> {
         call: &Call<'_>,
         p: &Prepared<'_>,
         _tr: &mut Tracer<'_>,
-    ) -> Option<&'s TrunkEntry> {
-        match_trunk(self.0, call, p)
+    ) -> Option<TrunkPick<'s>> {
+        match_trunk(self.0, call, p).map(|entry| TrunkPick { entry, at: None })
     }
 
     fn rule(
         &self,
-        trunk: Option<&'s TrunkEntry>,
+        trunk: Option<TrunkPick<'s>>,
         p: &Prepared<'_>,
         pin: Pin<'_>,
         _tr: &mut Tracer<'_>,
     ) -> Option<&'s RuleEntry> {
-        select_rule(self.0, trunk, p, pin)
+        select_rule(self.0, trunk.map(|t| t.entry), p, pin)
     }
 }
 
@@ -70,7 +70,7 @@ fn select_rule<'s>(
             if !c.inbound_numbers.is_empty() && inbound.is_none() {
                 return None;
             }
-            if !pin_allows(r.pin(), pin) {
+            if !pin_allows(r.pin().as_bytes(), pin) {
                 return None;
             }
             Some((e.rank(wildcard, numbers, inbound), e))

@@ -17,6 +17,8 @@ pub(crate) struct TrunkEntry {
 #[derive(Debug)]
 pub(crate) struct RuleEntry {
     pub rule: Rule,
+    /// The rule id, shared with the rule index so that a lookup answers it from there.
+    pub id: std::sync::Arc<str>,
     pub compiled: CompiledRule,
     /// Its conflict keys ([`crate::validate::rule_conflict_keys`]).
     pub keys: Vec<std::sync::Arc<str>>,
@@ -55,6 +57,7 @@ impl RuleEntry {
             .map(std::sync::Arc::from)
             .collect();
         Ok(RuleEntry {
+            id: rule.id.as_str().into(),
             rule,
             compiled,
             keys,

@@ -5,7 +5,7 @@ use rustc_hash::FxHashMap as HashMap;
 use std::sync::Arc;
 
 use super::entry::{RuleEntry, TrunkEntry};
-use super::rule_index::RuleIndex;
+use super::rule_index::{RuleIndex, SCAN_LIMIT};
 use super::trunk_index::TrunkIndex;
 use crate::policy::CompiledPolicy;
 
@@ -40,7 +40,7 @@ impl Layer {
             }
         }
         let trunk_index = TrunkIndex::build(&trunks);
-        let rule_index = RuleIndex::build(&rules);
+        let rule_index = RuleIndex::build(&rules, &trunks, SCAN_LIMIT);
         Layer {
             trunks,
             rules,

@@ -15,9 +15,10 @@
 //!
 //! Each layer indexes trunks by normalized called number, by pattern prefix and the
 //! wildcard bucket, then by caller, source IP, CIDR network and From host; and rules by
-//! (trunk scope, called-number key, caller key). A lookup is a bounded number of hash
-//! probes in each layer, whatever the number of trunks and rules. A lookup consults both
-//! layers and picks the best candidate by the precedence orders of [`crate::rank`].
+//! trunk scope (a compact block of filings per trunk, found by the trunk's position), then
+//! by called-number key and caller key. A lookup is a bounded number of hash probes and
+//! a short scan in each layer, whatever the number of trunks and rules. A lookup consults
+//! both layers and picks the best candidate by the precedence orders of [`crate::rank`].
 
 mod checks;
 mod entry;

@@ -2,108 +2,163 @@
 //!
 //! Every rule is filed under each combination of its scopes (its trunks, or the wildcard
 //! scope) and its number-filter entries (an exact normalized number, a pattern prefix, or
-//! "any" when the filter is empty). Keys are 64-bit hashes computed from the strings, so a
-//! lookup costs no memory access before the probe itself; a call probes only the keys
-//! that could apply to it (its number, its prefixes of the lengths in use, "any") and only
-//! the key shapes the scope actually has rules for — a count bounded by the pattern lengths
-//! in use, not by the number of rules. Because keys are hashes, every candidate is checked
-//! against the rule's real filters before it is offered, so a collision can never route a
-//! call to a rule that does not match it.
+//! "any" when the filter is empty). The filings of one scope sit together (a *block*), in
+//! two parallel arrays: what a scan compares ([`Keys`]: each key's shape, length and first
+//! 8 bytes, 28 bytes a filing) and what a lookup that found the filing reads ([`Filing`]:
+//! the rule's id, position, PIN length, kind and tie-breaking order). The rest of each key
+//! (past its first 8 bytes) and the PIN sit in a byte arena laid out in the same order, so
+//! the bytes of one block are contiguous too; a key of at most 8 bytes (a pattern prefix
+//! such as `+1555`) is matched from [`Keys`] alone.
+//!
+//! A lookup finds the trunk's block (by the trunk's position in the layer, or by its id),
+//! then the wildcard block. A small block (the usual case: a few rules per trunk) is
+//! sorted best first and scanned until the first filing that applies: a few adjacent cache
+//! lines, whatever the total number of rules, and a trunk-scope hit ends the lookup (it
+//! beats every wildcard rule). A large block (many rules on one trunk, or many wildcard
+//! rules) is probed by key instead: a call probes only the keys that could apply to it (its
+//! number, its prefixes of the lengths in use, "any") and only the key shapes the block has
+//! rules for, a count bounded by the pattern lengths in use, not by the number of rules.
+//! Either way every filing a lookup offers has had its key bytes compared with the call's,
+//! so the index is exact: no candidate needs checking against the rule itself, and
+//! `match_ids` answers the rule id without reading the rule.
 
-use std::hash::Hasher;
 use std::sync::Arc;
 
-use rustc_hash::FxHashMap as HashMap;
-use rustc_hash::FxHasher;
+use rustc_hash::{FxHashMap, FxHashSet};
 use smallvec::SmallVec;
 
-use super::entry::RuleEntry;
+use super::entry::{RuleEntry, TrunkEntry};
 use crate::number::{NumberMatch, NumberPattern};
 
-/// The keys one number probes: rarely more than a handful.
-type Keys = SmallVec<[NumKey; 6]>;
+/// Blocks with at most this many filings are scanned; larger ones are probed by key.
+pub(crate) const SCAN_LIMIT: usize = 24;
 
-/// The scope of rules with empty `trunk_ids`. Trunk scopes are hashes with the low bit set.
-const WILDCARD: u64 = 0;
+/// Key shapes: an empty filter, an exact number, a pattern prefix.
+const ANY: u8 = 0;
+const EXACT: u8 = 1;
+const PREFIX: u8 = 2;
 
-fn hash(tag: u8, s: &str) -> u64 {
-    let mut h = FxHasher::default();
-    h.write_u8(tag);
-    h.write(s.as_bytes());
-    h.finish()
-}
+/// Bytes of a key held in the filing itself.
+const HEAD: usize = 8;
 
-fn scope_of(trunk_id: &str) -> u64 {
-    hash(b's', trunk_id) | 1
-}
-
-/// A number-filter key: any (empty filter), an exact number, or a pattern prefix.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// How a filing's key matched the call: what ranking needs of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum NumKey {
+    /// The rule's filter is empty.
     Any,
-    Exact(u64),
-    Prefix(u64, u32),
+    Exact,
+    /// A pattern prefix of this many bytes.
+    Prefix(u32),
 }
 
 impl NumKey {
-    fn exact(n: &str) -> NumKey {
-        NumKey::Exact(hash(b'e', n))
-    }
-
-    fn prefix(p: &str) -> NumKey {
-        NumKey::Prefix(hash(b'p', p), p.len() as u32)
+    fn of(shape: u8, len: u32) -> NumKey {
+        match shape {
+            ANY => NumKey::Any,
+            EXACT => NumKey::Exact,
+            _ => NumKey::Prefix(len),
+        }
     }
 
     /// How a number matched under this key (`None` for an empty filter).
     pub fn matched(self) -> Option<NumberMatch> {
         match self {
             NumKey::Any => None,
-            NumKey::Exact(_) => Some(NumberMatch::Exact),
-            NumKey::Prefix(_, len) => Some(NumberMatch::prefix(len as usize)),
+            NumKey::Exact => Some(NumberMatch::Exact),
+            NumKey::Prefix(len) => Some(NumberMatch::prefix(len as usize)),
         }
-    }
-
-    /// Whether a rule filed under this key really matches `number` with `list`.
-    fn holds(self, list: &[NumberPattern], number: &str) -> bool {
-        match self {
-            NumKey::Any => list.is_empty(),
-            NumKey::Exact(_) => list
-                .iter()
-                .any(|p| matches!(p, NumberPattern::Exact(e) if e == number)),
-            NumKey::Prefix(_, len) => list.iter().any(|p| {
-                matches!(p, NumberPattern::Prefix(pre) if pre.len() == len as usize && number.starts_with(pre.as_str()))
-            }),
-        }
-    }
-
-    /// 0 any, 1 exact, 2 prefix: the key's shape, for the per-scope masks.
-    fn shape(self) -> u16 {
-        match self {
-            NumKey::Any => 0,
-            NumKey::Exact(_) => 1,
-            NumKey::Prefix(..) => 2,
-        }
-    }
-
-    /// The mask bit of a (called-number key, caller key) shape combination.
-    fn combo(n: NumKey, k: NumKey) -> u16 {
-        1 << (n.shape() * 3 + k.shape())
     }
 }
 
-/// A rule as filed in the index: its position, and what ranking needs of it, so that
-/// candidates are ranked without reading the rules themselves.
+/// The first (up to) 8 bytes of `s`, little-endian, zero-padded.
+#[inline]
+fn head(s: &[u8]) -> u64 {
+    if let Some(h) = s.first_chunk::<HEAD>() {
+        return u64::from_le_bytes(*h);
+    }
+    let mut buf = [0u8; HEAD];
+    buf[..s.len()].copy_from_slice(s);
+    u64::from_le_bytes(buf)
+}
+
+/// The mask of the first `len` bytes of a head.
+#[inline]
+fn head_mask(len: usize) -> u64 {
+    if len >= HEAD {
+        u64::MAX
+    } else {
+        (1u64 << (8 * len)) - 1
+    }
+}
+
+/// A 32-bit fingerprint of a key, for grouping large blocks. Only a filter: matches are
+/// confirmed on the bytes.
+fn fp(s: &[u8]) -> u32 {
+    const K: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut h = (s.len() as u64 ^ 0x5bd1_e995).wrapping_mul(K);
+    let mut chunks = s.chunks_exact(HEAD);
+    for c in &mut chunks {
+        h = (h.rotate_left(23) ^ head(c)).wrapping_mul(K);
+    }
+    let rem = chunks.remainder();
+    if !rem.is_empty() {
+        h = (h.rotate_left(23) ^ head(rem)).wrapping_mul(K);
+    }
+    (h >> 32) as u32
+}
+
+/// What a scan reads of a filing: its keys' first 8 bytes (zero-padded), lengths and
+/// shapes, and where the rest of the keys sits in the arena. 28 bytes, parallel to the
+/// filings, so that scanning a block touches as few cache lines as possible.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Cand {
+struct Keys {
+    n_head: [u8; HEAD],
+    k_head: [u8; HEAD],
+    /// Length, and the shape in the top 2 bits.
+    n: u32,
+    k: u32,
+    off: u32,
+}
+
+/// Key lengths leave the top 2 bits of [`Keys::n`] and [`Keys::k`] to the shape.
+const LEN_MASK: u32 = (1 << 30) - 1;
+
+impl Keys {
+    fn of(f: &Filing, n_key: &str, k_key: &str) -> Keys {
+        let packed = |len: u32, shape: u8| {
+            assert!(len <= LEN_MASK, "a number filter entry under 1 GiB");
+            len | u32::from(shape) << 30
+        };
+        Keys {
+            n_head: head(n_key.as_bytes()).to_le_bytes(),
+            k_head: head(k_key.as_bytes()).to_le_bytes(),
+            n: packed(f.n_len, f.n_shape),
+            k: packed(f.k_len, f.k_shape),
+            off: f.off,
+        }
+    }
+}
+
+/// One rule filed under one (scope, called key, caller key), as a lookup that found it
+/// reads it: 40 bytes.
+#[derive(Clone, Debug)]
+pub(crate) struct Filing {
+    /// The rule's id: a lookup that only needs the id reads nothing but the index.
+    pub id: Arc<str>,
+    /// Where the called key's rest, then the caller key's rest, then the PIN sit in the
+    /// byte arena.
+    off: u32,
+    n_len: u32,
+    k_len: u32,
+    /// The rule's position in the layer.
     pub idx: u32,
     /// Position in the layer's (room name or prefix, id) order: the final tie-breakers.
-    pub order: u32,
-    /// No PIN.
-    pub open: bool,
-    pub numbers_empty: bool,
-    pub inbound_empty: bool,
+    order: u32,
+    n_shape: u8,
+    k_shape: u8,
+    pin_len: u8,
     /// Direct 0, Individual 1, Callee 2.
-    pub kind: u8,
+    kind: u8,
 }
 
 /// [`crate::rank::RuleRank`] with the tie-breaking strings replaced by the layer-local
@@ -119,65 +174,174 @@ pub(crate) struct FastRank {
     order: u32,
 }
 
-impl Cand {
+impl Filing {
+    /// The rule has no PIN.
+    pub fn open(&self) -> bool {
+        self.pin_len == 0
+    }
+
+    /// How the filing's called key matches when it does: fixed by the key's shape.
+    fn n_key(&self) -> NumKey {
+        NumKey::of(self.n_shape, self.n_len)
+    }
+
+    fn k_key(&self) -> NumKey {
+        NumKey::of(self.k_shape, self.k_len)
+    }
+
+    /// The filing's rank when it matches: fixed by the filing, as how each key matches
+    /// is fixed by its shape.
+    fn static_rank(&self) -> FastRank {
+        self.rank(false, self.n_key(), self.k_key())
+    }
+
     pub fn rank(&self, wildcard: bool, n: NumKey, k: NumKey) -> FastRank {
         FastRank {
             wildcard,
-            number_score: crate::rank::number_score(self.numbers_empty, self.inbound_empty),
+            number_score: crate::rank::number_score(self.n_shape == ANY, self.k_shape == ANY),
             numbers: n.matched().unwrap_or(NumberMatch::Exact),
             inbound: k.matched().unwrap_or(NumberMatch::Exact),
-            open: self.open,
+            open: self.open(),
             kind: self.kind,
             order: self.order,
         }
     }
 }
 
-#[derive(Debug, Default)]
-pub(crate) struct RuleIndex {
-    /// Filings by (scope, called key, caller key).
-    map: HashMap<(u64, NumKey, NumKey), SmallVec<[Cand; 2]>>,
-    /// Per scope, which key shape combinations have rules ([`NumKey::combo`] bits): a
-    /// lookup probes only those, and skips scopes without rules.
-    shapes: HashMap<u64, u16>,
-    numbers_prefix_lens: Vec<usize>,
-    inbound_prefix_lens: Vec<usize>,
-    /// Pattern prefixes in use (hashes): small enough to stay in cache, so a call probes
-    /// the big map only for prefixes some rule has.
-    prefixes: rustc_hash::FxHashSet<u64>,
+/// A filing that applies to a call, with its scope (wildcard or not) and how its keys
+/// matched.
+pub(crate) type Hit<'a> = (&'a Filing, bool, NumKey, NumKey);
+
+/// (shape, length, fingerprint) of a key: how large blocks are grouped and probed.
+type KeyId = (u8, u32, u32);
+
+fn key_id(shape: u8, key: &str) -> KeyId {
+    match shape {
+        ANY => (ANY, 0, 0),
+        _ => (shape, u32_of(key.len()), fp(key.as_bytes())),
+    }
 }
 
-fn keys_for(
-    list: &[NumberPattern],
-    lens: &mut Vec<usize>,
-    prefixes: &mut rustc_hash::FxHashSet<u64>,
-) -> Keys {
-    if list.is_empty() {
-        return SmallVec::from_elem(NumKey::Any, 1);
+/// The filings of one scope.
+#[derive(Clone, Copy, Debug, Default)]
+struct Block {
+    start: u32,
+    end: u32,
+    /// Where the block's bytes start in the arena, and whether it has any.
+    arena: u32,
+    has_arena: bool,
+    /// Which (called shape, caller shape) combinations occur: bit `3 * n + k`.
+    mask: u16,
+    large: bool,
+}
+
+/// One number of the call (called or caller) as filings compare it.
+struct Probe<'a> {
+    s: &'a [u8],
+    head: u64,
+}
+
+impl<'a> Probe<'a> {
+    fn new(s: &'a str) -> Self {
+        Probe {
+            s: s.as_bytes(),
+            head: head(s.as_bytes()),
+        }
     }
-    list.iter()
-        .map(|p| match p {
-            NumberPattern::Exact(e) => NumKey::exact(e),
-            NumberPattern::Prefix(pre) => {
-                if !lens.contains(&pre.len()) {
-                    lens.push(pre.len());
-                }
-                let key = NumKey::prefix(pre);
-                if let NumKey::Prefix(h, _) = key {
-                    prefixes.insert(h);
-                }
-                key
-            }
-        })
-        .collect()
+
+    /// How the key (shape, length, head; the rest in `arena` from `rest`) matches the
+    /// number, if it does.
+    #[inline]
+    fn test(
+        &self,
+        shape: u8,
+        len: u32,
+        key_head: u64,
+        arena: &[u8],
+        rest: usize,
+    ) -> Option<NumKey> {
+        let n = len as usize;
+        let hit = match shape {
+            ANY => return Some(NumKey::Any),
+            EXACT => n == self.s.len() && key_head == self.head,
+            _ => n <= self.s.len() && key_head == self.head & head_mask(n),
+        };
+        if !hit {
+            return None;
+        }
+        if n > HEAD && arena[rest..rest + n - HEAD] != self.s[HEAD..n] {
+            return None;
+        }
+        Some(NumKey::of(shape, len))
+    }
+}
+
+/// The arena bytes a key occupies (those past its head).
+fn rest_len(len: u32) -> usize {
+    (len as usize).saturating_sub(HEAD)
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct RuleIndex {
+    /// Filings grouped by block; inside a large block, grouped by key.
+    filings: Vec<Filing>,
+    /// What a scan compares of each filing, at the same positions.
+    keys: Vec<Keys>,
+    /// Key rests and PINs of the filings, in filing order (compared bytewise: a rest may
+    /// begin inside a multi-byte character).
+    bytes: Vec<u8>,
+    /// One block per trunk of the same layer, at the trunk's position (empty when the
+    /// trunk has no rules here); then the blocks of trunk ids this layer has no trunk for;
+    /// then the wildcard block.
+    blocks: Vec<Block>,
+    wildcard: Option<u32>,
+    /// Non-empty trunk-scope blocks by trunk id.
+    by_trunk_id: FxHashMap<Box<str>, u32>,
+    /// Large blocks only: (block, called key, caller key) → range of filings.
+    groups: FxHashMap<(u32, KeyId, KeyId), (u32, u32)>,
+    /// Large blocks only: pattern lengths in use, and the (length, fingerprint) of every
+    /// pattern prefix, small enough to stay in cache.
+    numbers_prefix_lens: Vec<u32>,
+    inbound_prefix_lens: Vec<u32>,
+    prefixes: FxHashSet<(u32, u32)>,
+}
+
+fn combo(n: u8, k: u8) -> u16 {
+    1 << (n * 3 + k)
+}
+
+/// (shape, text) of entry `j` of a filter; entry 0 of an empty filter is "any".
+fn key_at(list: &[NumberPattern], j: usize) -> (u8, &str) {
+    match list.get(j) {
+        None => (ANY, ""),
+        Some(NumberPattern::Exact(e)) => (EXACT, e.as_str()),
+        Some(NumberPattern::Prefix(pre)) => (PREFIX, pre.as_str()),
+    }
+}
+
+fn u32_of(n: usize) -> u32 {
+    u32::try_from(n).expect("a rule index under 4 GiB")
+}
+
+/// The bytes of a key past its head.
+fn rest_of(key: &str) -> &[u8] {
+    key.as_bytes().get(HEAD..).unwrap_or(&[])
 }
 
 impl RuleIndex {
-    pub fn build(rules: &[Arc<RuleEntry>]) -> RuleIndex {
+    /// Indexes `rules`; `trunks` are the trunks of the same layer, whose positions number
+    /// the first blocks. Blocks of more than `scan_limit` filings are probed by key.
+    pub fn build(
+        rules: &[Arc<RuleEntry>],
+        trunks: &[Arc<TrunkEntry>],
+        scan_limit: usize,
+    ) -> RuleIndex {
         let mut ix = RuleIndex::default();
-        ix.map.reserve(rules.len());
-        let mut by_room: Vec<u32> = (0..rules.len() as u32).collect();
-        by_room.sort_by(|&a, &b| {
+        if rules.is_empty() {
+            return ix;
+        }
+        let mut by_room: Vec<u32> = (0..u32_of(rules.len())).collect();
+        by_room.sort_unstable_by(|&a, &b| {
             let (a, b) = (&rules[a as usize].rule, &rules[b as usize].rule);
             a.room_key().cmp(b.room_key()).then_with(|| a.id.cmp(&b.id))
         });
@@ -185,153 +349,391 @@ impl RuleIndex {
         for (pos, &i) in by_room.iter().enumerate() {
             order[i as usize] = pos as u32;
         }
+
+        // Pass 1: each rule's filings as (block, rule, called entry, caller entry). The
+        // layer's trunks take the first blocks, in position order.
+        let mut block_of: FxHashMap<&str, u32> = FxHashMap::default();
+        block_of.reserve(trunks.len());
+        let mut scope_ids: Vec<Option<&str>> = Vec::with_capacity(trunks.len() + 1);
+        for t in trunks {
+            let id = t.trunk.id.as_str();
+            block_of.insert(id, u32_of(scope_ids.len()));
+            scope_ids.push(Some(id));
+        }
+        let mut pending: Vec<(u32, u32, u32, u32)> = Vec::with_capacity(rules.len() * 2);
         for (i, entry) in rules.iter().enumerate() {
             let (r, c) = (&entry.rule, &entry.compiled);
-            let mut scopes: SmallVec<[u64; 2]> = if r.trunk_ids.is_empty() {
-                SmallVec::from_elem(WILDCARD, 1)
+            let nn = u32_of(c.numbers.len().max(1));
+            let nk = u32_of(c.inbound_numbers.len().max(1));
+            let mut scopes: SmallVec<[u32; 2]> = SmallVec::new();
+            if r.trunk_ids.is_empty() {
+                let b = *ix.wildcard.get_or_insert_with(|| {
+                    scope_ids.push(None);
+                    u32_of(scope_ids.len() - 1)
+                });
+                scopes.push(b);
             } else {
-                r.trunk_ids.iter().map(|t| scope_of(t)).collect()
-            };
-            scopes.sort_unstable();
-            scopes.dedup();
-            let num_keys = keys_for(&c.numbers, &mut ix.numbers_prefix_lens, &mut ix.prefixes);
-            let inb_keys = keys_for(
-                &c.inbound_numbers,
-                &mut ix.inbound_prefix_lens,
-                &mut ix.prefixes,
-            );
-            let cand = Cand {
-                idx: i as u32,
-                order: order[i],
-                open: r.pin().is_empty(),
-                numbers_empty: c.numbers.is_empty(),
-                inbound_empty: c.inbound_numbers.is_empty(),
-                kind: r.kind.as_ref().map_or(u8::MAX, |k| k.rank() as u8),
-            };
-            for &s in &scopes {
-                for &n in &num_keys {
-                    for &k in &inb_keys {
-                        *ix.shapes.entry(s).or_default() |= NumKey::combo(n, k);
-                        ix.map.entry((s, n, k)).or_default().push(cand);
+                for t in &r.trunk_ids {
+                    let b = *block_of.entry(t.as_str()).or_insert_with(|| {
+                        scope_ids.push(Some(t.as_str()));
+                        u32_of(scope_ids.len() - 1)
+                    });
+                    if !scopes.contains(&b) {
+                        scopes.push(b);
                     }
                 }
+            }
+            for &b in &scopes {
+                for n in 0..nn {
+                    for k in 0..nk {
+                        pending.push((b, i as u32, n, k));
+                    }
+                }
+            }
+        }
+
+        // Pass 2: blocks in scope order (a counting sort), large blocks sorted by key.
+        let mut counts = vec![0u32; scope_ids.len() + 1];
+        for p in &pending {
+            counts[p.0 as usize + 1] += 1;
+        }
+        for b in 0..scope_ids.len() {
+            counts[b + 1] += counts[b];
+        }
+        let mut next: Vec<u32> = counts[..scope_ids.len()].to_vec();
+        let mut sorted = vec![(0u32, 0u32, 0u32, 0u32); pending.len()];
+        for p in pending {
+            let slot = &mut next[p.0 as usize];
+            sorted[*slot as usize] = p;
+            *slot += 1;
+        }
+
+        ix.filings.reserve_exact(sorted.len());
+        ix.blocks.reserve_exact(scope_ids.len());
+        let keys = |&(_, i, n, k): &(u32, u32, u32, u32)| {
+            let c = &rules[i as usize].compiled;
+            (
+                key_at(&c.numbers, n as usize),
+                key_at(&c.inbound_numbers, k as usize),
+            )
+        };
+        for b in 0..scope_ids.len() {
+            let block_filings = &mut sorted[counts[b] as usize..counts[b + 1] as usize];
+            let large = block_filings.len() > scan_limit;
+            if large {
+                block_filings.sort_by_cached_key(|p| {
+                    let ((ns, nt), (ks, kt)) = keys(p);
+                    (key_id(ns, nt), key_id(ks, kt), p.1)
+                });
+            }
+            let first = ix.filings.len();
+            let arena = ix.bytes.len();
+            let mut mask = 0u16;
+            for p in block_filings.iter() {
+                let i = p.1;
+                let entry = &rules[i as usize];
+                let r = &entry.rule;
+                let ((n_shape, n_key), (k_shape, k_key)) = keys(p);
+                let pin = r.pin();
+                let off = u32_of(ix.bytes.len());
+                ix.bytes.extend_from_slice(rest_of(n_key));
+                ix.bytes.extend_from_slice(rest_of(k_key));
+                ix.bytes.extend_from_slice(pin.as_bytes());
+                mask |= combo(n_shape, k_shape);
+                let filing = Filing {
+                    id: entry.id.clone(),
+                    off,
+                    n_len: u32_of(n_key.len()),
+                    k_len: u32_of(k_key.len()),
+                    idx: i,
+                    order: order[i as usize],
+                    n_shape,
+                    k_shape,
+                    pin_len: u8::try_from(pin.len()).expect("PINs are validated short"),
+                    kind: r.kind.as_ref().map_or(u8::MAX, |k| k.rank() as u8),
+                };
+                ix.keys.push(Keys::of(&filing, n_key, k_key));
+                ix.filings.push(filing);
+            }
+            let block = u32_of(b);
+            if large {
+                ix.index_large(block, first, block_filings, &keys);
+            } else {
+                // Best first, so that a lookup can stop at the first filing that applies.
+                let mut both: Vec<(Filing, Keys)> = ix
+                    .filings
+                    .drain(first..)
+                    .zip(ix.keys.drain(first..))
+                    .collect();
+                both.sort_by_key(|(f, _)| f.static_rank());
+                for (f, k) in both {
+                    ix.filings.push(f);
+                    ix.keys.push(k);
+                }
+            }
+            ix.blocks.push(Block {
+                start: u32_of(first),
+                end: u32_of(ix.filings.len()),
+                arena: u32_of(arena),
+                has_arena: ix.bytes.len() > arena,
+                mask,
+                large,
+            });
+            if let Some(id) = scope_ids[b]
+                && ix.filings.len() > first
+            {
+                ix.by_trunk_id.insert(id.into(), block);
             }
         }
         ix.numbers_prefix_lens.sort_unstable();
         ix.inbound_prefix_lens.sort_unstable();
         ix
     }
+    /// Groups the filings of a large block (the last ones pushed, from `first`; `pending`
+    /// in the same order) by key, for probing.
+    fn index_large<'r>(
+        &mut self,
+        block: u32,
+        first: usize,
+        pending: &[(u32, u32, u32, u32)],
+        keys: &impl Fn(&(u32, u32, u32, u32)) -> ((u8, &'r str), (u8, &'r str)),
+    ) {
+        let ids: Vec<(KeyId, KeyId)> = pending
+            .iter()
+            .map(|p| {
+                let ((ns, nt), (ks, kt)) = keys(p);
+                (key_id(ns, nt), key_id(ks, kt))
+            })
+            .collect();
+        let mut g = 0;
+        while g < ids.len() {
+            let key = ids[g];
+            let mut end = g + 1;
+            while end < ids.len() && ids[end] == key {
+                end += 1;
+            }
+            self.groups.insert(
+                (block, key.0, key.1),
+                (u32_of(first + g), u32_of(first + end)),
+            );
+            let ((ns, nl, nf), (ks, kl, kf)) = key;
+            if ns == PREFIX {
+                if !self.numbers_prefix_lens.contains(&nl) {
+                    self.numbers_prefix_lens.push(nl);
+                }
+                self.prefixes.insert((nl, nf));
+            }
+            if ks == PREFIX {
+                if !self.inbound_prefix_lens.contains(&kl) {
+                    self.inbound_prefix_lens.push(kl);
+                }
+                self.prefixes.insert((kl, kf));
+            }
+            g = end;
+        }
+    }
 
-    /// The keys a normalized number can be filed under: "any", then the exact and prefix
-    /// keys when `exact` / `prefix` say such keys are in use.
-    fn probe_keys(&self, number: &str, lens: &[usize], exact: bool, prefix: bool) -> Keys {
-        let mut out = Keys::new();
-        out.push(NumKey::Any);
+    /// The PIN of the rule behind a filing (ASCII digits).
+    pub fn pin(&self, f: &Filing) -> &[u8] {
+        let at = f.off as usize + rest_len(f.n_len) + rest_len(f.k_len);
+        &self.bytes[at..at + f.pin_len as usize]
+    }
+
+    /// The trunk-scope block for a trunk: by position when the trunk belongs to this layer
+    /// (`pos`), otherwise by id.
+    fn trunk_block(&self, trunk_id: &str, pos: Option<u32>) -> Option<u32> {
+        match pos {
+            Some(p) => Some(p),
+            None => self.by_trunk_id.get(trunk_id).copied(),
+        }
+    }
+
+    /// Whether a filing's keys match the call, and how.
+    #[inline]
+    fn test(&self, i: usize, n: &Probe<'_>, k: &Probe<'_>) -> Option<(NumKey, NumKey)> {
+        let f = &self.keys[i];
+        let (n_len, n_shape) = (f.n & LEN_MASK, (f.n >> 30) as u8);
+        let (k_len, k_shape) = (f.k & LEN_MASK, (f.k >> 30) as u8);
+        let off = f.off as usize;
+        let nk = n.test(
+            n_shape,
+            n_len,
+            u64::from_le_bytes(f.n_head),
+            &self.bytes,
+            off,
+        )?;
+        let k_off = off + rest_len(n_len);
+        let kk = k.test(
+            k_shape,
+            k_len,
+            u64::from_le_bytes(f.k_head),
+            &self.bytes,
+            k_off,
+        )?;
+        Some((nk, kk))
+    }
+
+    /// Calls `visit(filing, scope_is_wildcard, numbers_key, inbound_key)` for every rule
+    /// filed under keys that match the call: its scope is the trunk (`trunk`: its id and,
+    /// when the trunk belongs to this layer, its position) or the wildcard scope, and its
+    /// called-number and caller keys match the call's numbers (bytes compared).
+    pub fn candidates<'a>(
+        &'a self,
+        trunk: Option<(&str, Option<u32>)>,
+        called: &str,
+        caller: &str,
+        mut visit: impl FnMut(&'a Filing, bool, NumKey, NumKey),
+    ) {
+        if self.blocks.is_empty() {
+            return;
+        }
+        let blocks = [
+            trunk
+                .and_then(|(id, pos)| self.trunk_block(id, pos))
+                .map(|b| (b, false)),
+            self.wildcard.map(|b| (b, true)),
+        ];
+        let (n, k) = (Probe::new(called), Probe::new(caller));
+        for (b, wildcard) in blocks.into_iter().flatten() {
+            let Some(&block) = self.blocks.get(b as usize) else {
+                continue;
+            };
+            if block.large {
+                self.probe_large(b, block.mask, wildcard, &n, &k, &mut visit);
+                continue;
+            }
+            for i in block.start as usize..block.end as usize {
+                if let Some((nk, kk)) = self.test(i, &n, &k) {
+                    visit(&self.filings[i], wildcard, nk, kk);
+                }
+            }
+        }
+    }
+
+    /// The best-ranked filing that matches the call and that `accept` admits, with its
+    /// scope and keys: the call path. The trunk's block comes first, as a trunk-scope rule
+    /// beats any wildcard rule, and a small block is scanned best first, so the scan stops
+    /// at the first filing that applies.
+    pub fn best<'a>(
+        &'a self,
+        trunk: Option<(&str, Option<u32>)>,
+        called: &str,
+        caller: &str,
+        mut accept: impl FnMut(&'a Filing) -> bool,
+    ) -> Option<Hit<'a>> {
+        if self.blocks.is_empty() {
+            return None;
+        }
+        let blocks = [
+            trunk
+                .and_then(|(id, pos)| self.trunk_block(id, pos))
+                .map(|b| (b, false)),
+            self.wildcard.map(|b| (b, true)),
+        ];
+        let (n, k) = (Probe::new(called), Probe::new(caller));
+        for (b, wildcard) in blocks.into_iter().flatten() {
+            let Some(&block) = self.blocks.get(b as usize) else {
+                continue;
+            };
+            if block.large {
+                let mut best: Option<(FastRank, Hit<'a>)> = None;
+                self.probe_large(b, block.mask, wildcard, &n, &k, &mut |f, w, nk, kk| {
+                    let rank = f.rank(w, nk, kk);
+                    if best.is_none_or(|(r, _)| rank < r) && accept(f) {
+                        best = Some((rank, (f, w, nk, kk)));
+                    }
+                });
+                if let Some((_, found)) = best {
+                    return Some(found);
+                }
+                continue;
+            }
+            if block.has_arena {
+                // Start loading the block's bytes (key rests, PINs) together with its
+                // filings rather than after them: a load whose value is not used.
+                std::hint::black_box(self.bytes.get(block.arena as usize).copied());
+            }
+            for i in block.start as usize..block.end as usize {
+                if let Some((nk, kk)) = self.test(i, &n, &k) {
+                    let f = &self.filings[i];
+                    if accept(f) {
+                        return Some((f, wildcard, nk, kk));
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    /// The keys a number can be filed under in large blocks: "any", then the exact and
+    /// prefix keys when `exact` / `prefix` say such keys are in use.
+    fn probe_keys(
+        &self,
+        p: &Probe<'_>,
+        lens: &[u32],
+        exact: bool,
+        prefix: bool,
+    ) -> SmallVec<[KeyId; 6]> {
+        let mut out: SmallVec<[KeyId; 6]> = SmallVec::new();
+        out.push((ANY, 0, 0));
         if exact {
-            out.push(NumKey::exact(number));
+            out.push((EXACT, u32_of(p.s.len()), fp(p.s)));
         }
         if prefix {
             for &len in lens {
-                if let Some(key @ NumKey::Prefix(h, _)) = number.get(..len).map(NumKey::prefix)
-                    && self.prefixes.contains(&h)
-                {
-                    out.push(key);
+                if let Some(pre) = p.s.get(..len as usize) {
+                    let h = fp(pre);
+                    if self.prefixes.contains(&(len, h)) {
+                        out.push((PREFIX, len, h));
+                    }
                 }
             }
         }
         out
     }
 
-    /// Whether the rule filed under these keys really matches the call (keys are hashes).
-    pub fn holds(
-        e: &RuleEntry,
-        trunk_id: Option<&str>,
+    fn probe_large<'a>(
+        &'a self,
+        b: u32,
+        mask: u16,
         wildcard: bool,
-        n: NumKey,
-        k: NumKey,
-        called: &str,
-        caller: &str,
-    ) -> bool {
-        let in_scope = if wildcard {
-            e.rule.trunk_ids.is_empty()
-        } else {
-            trunk_id.is_some_and(|t| e.rule.trunk_ids.iter().any(|x| x == t))
-        };
-        in_scope
-            && n.holds(&e.compiled.numbers, called)
-            && k.holds(&e.compiled.inbound_numbers, caller)
-    }
-
-    /// Calls `visit(rule, scope_is_wildcard, numbers_key, inbound_key)` for every rule filed
-    /// under a key that applies to the call. With `verify`, only rules whose filters really
-    /// match are offered; without it, the caller must check its pick with [`Self::holds`]
-    /// (a 64-bit hash collision is possible in principle, never in practice).
-    pub fn candidates(
-        &self,
-        rules: &[Arc<RuleEntry>],
-        verify: bool,
-        trunk_id: Option<&str>,
-        called: &str,
-        caller: &str,
-        mut visit: impl FnMut(Cand, bool, NumKey, NumKey),
+        n: &Probe<'_>,
+        k: &Probe<'_>,
+        visit: &mut impl FnMut(&'a Filing, bool, NumKey, NumKey),
     ) {
-        let mut scopes: SmallVec<[(u64, u16); 2]> = SmallVec::new();
-        for s in trunk_id
-            .map(scope_of)
-            .into_iter()
-            .chain(std::iter::once(WILDCARD))
-        {
-            if let Some(&mask) = self.shapes.get(&s) {
-                scopes.push((s, mask));
-            }
-        }
-        let mut offer = |s: u64, n: NumKey, k: NumKey, cand: Cand| {
-            let wildcard = s == WILDCARD;
-            if !verify
-                || Self::holds(
-                    &rules[cand.idx as usize],
-                    trunk_id,
-                    wildcard,
-                    n,
-                    k,
-                    called,
-                    caller,
-                )
-            {
-                visit(cand, wildcard, n, k);
-            }
-        };
-        let union = scopes.iter().fold(0u16, |m, (_, s)| m | s);
-        if union == 0 {
-            return;
-        }
         // Bits of combinations whose called-number key is exact (0b111 << 3) or a prefix
         // (0b111 << 6); whose caller key is exact (0b010_010_010) or a prefix (0b100_100_100).
-        let num_keys = self.probe_keys(
-            called,
+        let n_keys = self.probe_keys(
+            n,
             &self.numbers_prefix_lens,
-            union & (0b111 << 3) != 0,
-            union & (0b111 << 6) != 0,
+            mask & (0b111 << 3) != 0,
+            mask & (0b111 << 6) != 0,
         );
-        let inb_keys = self.probe_keys(
-            caller,
+        let k_keys = self.probe_keys(
+            k,
             &self.inbound_prefix_lens,
-            union & 0b010_010_010 != 0,
-            union & 0b100_100_100 != 0,
+            mask & 0b010_010_010 != 0,
+            mask & 0b100_100_100 != 0,
         );
-        for &(s, mask) in &scopes {
-            for &n in &num_keys {
-                for &k in &inb_keys {
-                    if mask & NumKey::combo(n, k) == 0 {
-                        continue;
-                    }
-                    if let Some(list) = self.map.get(&(s, n, k)) {
-                        for &cand in list {
-                            offer(s, n, k, cand);
-                        }
+        for &nkey in &n_keys {
+            for &kkey in &k_keys {
+                if mask & combo(nkey.0, kkey.0) == 0 {
+                    continue;
+                }
+                let Some(&(start, end)) = self.groups.get(&(b, nkey, kkey)) else {
+                    continue;
+                };
+                // A group may hold keys that only share the fingerprint: test each.
+                for i in start as usize..end as usize {
+                    if let Some((nk, kk)) = self.test(i, n, k) {
+                        visit(&self.filings[i], wildcard, nk, kk);
                     }
                 }
             }
         }
     }
 }
+
+#[cfg(test)]
+#[path = "rule_index_tests.rs"]
+mod tests;

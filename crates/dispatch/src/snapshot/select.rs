@@ -5,7 +5,7 @@ use subtle::ConstantTimeEq;
 use smallvec::SmallVec;
 
 use super::layer::Layer;
-use super::rule_index::{Cand, FastRank, NumKey, RuleIndex};
+use super::rule_index::{Filing, NumKey};
 use super::trunk_index::BucketKey;
 use super::{RuleEntry, Snapshot, TrunkEntry};
 use crate::call::{Call, Pin, Prepared};
@@ -13,21 +13,41 @@ use crate::decision::{Stage, StepResult, Tracer};
 use crate::number::best_match;
 use crate::rank::RuleRank;
 
-/// A layer's best rule: the entry, its full rank, and the keys it was found under.
-type Pick<'a> = (&'a RuleEntry, RuleRank<'a>, bool, NumKey, NumKey);
+/// A layer's best filing, with the scope and keys it was found under.
+type Pick<'a> = (&'a Layer, &'a Filing, bool, NumKey, NumKey);
+
+/// The selected trunk, and where it was found when that is known: the layer (base or
+/// not) and its position there, which lets that layer's rule index find the trunk's rules
+/// without hashing its id.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct TrunkPick<'a> {
+    pub entry: &'a TrunkEntry,
+    pub at: Option<(bool, u32)>,
+}
+
+impl<'a> TrunkPick<'a> {
+    /// The trunk id and, if the trunk belongs to this layer, its position there: what a
+    /// layer's rule index looks the trunk's rules up by.
+    fn scope_in(trunk: Option<TrunkPick<'a>>, is_base: bool) -> Option<(&'a str, Option<u32>)> {
+        trunk.map(|t| {
+            let pos = t.at.filter(|&(b, _)| b == is_base).map(|(_, i)| i);
+            (t.entry.trunk.id.as_str(), pos)
+        })
+    }
+}
 
 /// How many dropped trunks an explain trace lists by name; the rest are counted.
 const MAX_TRACED_DROPS: usize = 20;
 
 /// Whether a rule with PIN `rule_pin` survives the PIN filter (SPEC §4).
-pub(crate) fn pin_allows(rule_pin: &str, pin: Pin<'_>) -> bool {
+pub(crate) fn pin_allows(rule_pin: &[u8], pin: Pin<'_>) -> bool {
     match pin {
         Pin::NotEntered => true,
         Pin::Skipped => rule_pin.is_empty(),
         Pin::Entered(p) => {
             !rule_pin.is_empty()
                 && rule_pin.len() == p.len()
-                && bool::from(rule_pin.as_bytes().ct_eq(p.as_bytes()))
+                && bool::from(rule_pin.ct_eq(p.as_bytes()))
         }
     }
 }
@@ -62,11 +82,13 @@ impl Snapshot {
         call: &Call<'_>,
         p: &Prepared<'_>,
         tr: &mut Tracer<'_>,
-    ) -> Option<&TrunkEntry> {
+    ) -> Option<TrunkPick<'_>> {
         if tr.on() {
-            return self.select_trunk_traced(call, p, tr);
+            return self
+                .select_trunk_traced(call, p, tr)
+                .map(|entry| TrunkPick { entry, at: None });
         }
-        let mut best: Option<&TrunkEntry> = None;
+        let mut best: Option<TrunkPick<'_>> = None;
         for (is_base, layer) in self.layers() {
             if layer.trunks.is_empty() {
                 continue;
@@ -81,9 +103,12 @@ impl Snapshot {
                     &p.host_lower,
                     |i| self.trunk_visible(is_base, i),
                 )
-                .map(|i| &*layer.trunks[i as usize]);
+                .map(|i| TrunkPick {
+                    entry: &layer.trunks[i as usize],
+                    at: Some((is_base, i)),
+                });
             best = match (best, found) {
-                (Some(b), Some(f)) if f.rank(&p.called) < b.rank(&p.called) => Some(f),
+                (Some(b), Some(f)) if f.entry.rank(&p.called) < b.entry.rank(&p.called) => Some(f),
                 (None, f) => f,
                 (b, _) => b,
             };
@@ -187,85 +212,74 @@ impl Snapshot {
         winner
     }
 
-    /// The winning rule for the call on `trunk`, with its rank. The index keys are hashes:
-    /// the fast pass checks only its winner against the real filters, and a (practically
-    /// impossible) collision falls back to a pass that checks every candidate.
+    /// The winning rule for the call on `trunk`.
     pub(crate) fn select_rule(
         &self,
-        trunk: Option<&TrunkEntry>,
+        trunk: Option<TrunkPick<'_>>,
         p: &Prepared<'_>,
         pin: Pin<'_>,
         tr: &mut Tracer<'_>,
-    ) -> Option<(&RuleEntry, RuleRank<'_>)> {
-        if !tr.on()
-            && let Some(found) = self.select_rule_fast(trunk, p, pin)
-        {
-            return found;
+    ) -> Option<&RuleEntry> {
+        if tr.on() {
+            return self.best_rule(trunk, p, pin, tr).map(|(_, e)| e);
         }
-        self.best_rule(trunk, p, pin, tr).map(|(rank, e)| (e, rank))
+        self.select_rule_fast(trunk, p, pin)
+            .map(|(layer, f)| &*layer.rules[f.idx as usize])
     }
 
-    /// The call path: ranks candidates from the index entries alone, reads only each
-    /// layer's winner, and checks the final pick against the real filters. `None` means
-    /// "redo with every candidate checked" (a hash collision, practically never).
-    #[allow(clippy::option_option)]
-    fn select_rule_fast(
+    /// The id of the winning rule for the call on `trunk`, answered from the index alone.
+    pub(crate) fn select_rule_id(
         &self,
-        trunk: Option<&TrunkEntry>,
+        trunk: Option<TrunkPick<'_>>,
         p: &Prepared<'_>,
         pin: Pin<'_>,
-    ) -> Option<Option<(&RuleEntry, RuleRank<'_>)>> {
-        let trunk_id = trunk.map(|t| t.trunk.id.as_str());
+    ) -> Option<&str> {
+        self.select_rule_fast(trunk, p, pin).map(|(_, f)| &*f.id)
+    }
+
+    /// The call path: picks each layer's best filing from the index alone (the index has
+    /// compared its keys with the call's) and reads rule entries only when both layers
+    /// have a candidate, to rank them against each other.
+    fn select_rule_fast(
+        &self,
+        trunk: Option<TrunkPick<'_>>,
+        p: &Prepared<'_>,
+        pin: Pin<'_>,
+    ) -> Option<(&Layer, &Filing)> {
         let mut picks: SmallVec<[Pick<'_>; 2]> = SmallVec::new();
         for (is_base, layer) in self.layers() {
             if layer.rules.is_empty() {
                 continue;
             }
-            let mut best: Option<(FastRank, Cand, bool, NumKey, NumKey)> = None;
-            layer.rule_index.candidates(
-                &layer.rules,
-                false,
-                trunk_id,
+            let ix = &layer.rule_index;
+            let best = ix.best(
+                TrunkPick::scope_in(trunk, is_base),
                 &p.called,
                 &p.caller,
-                |cand, wildcard, n, k| {
-                    if !self.rule_visible(is_base, cand.idx) {
-                        return;
-                    }
-                    let ok = match pin {
-                        Pin::NotEntered => true,
-                        Pin::Skipped => cand.open,
-                        Pin::Entered(_) => {
-                            !cand.open && pin_allows(layer.rules[cand.idx as usize].rule.pin(), pin)
+                |f| {
+                    self.rule_visible(is_base, f.idx)
+                        && match pin {
+                            Pin::NotEntered => true,
+                            Pin::Skipped => f.open(),
+                            Pin::Entered(_) => !f.open() && pin_allows(ix.pin(f), pin),
                         }
-                    };
-                    if !ok {
-                        return;
-                    }
-                    let rank = cand.rank(wildcard, n, k);
-                    if best.is_none_or(|(b, ..)| rank < b) {
-                        best = Some((rank, cand, wildcard, n, k));
-                    }
                 },
             );
-            if let Some((_, cand, wildcard, n, k)) = best {
-                let e = &*layer.rules[cand.idx as usize];
-                picks.push((
-                    e,
-                    e.rank(wildcard, n.matched(), k.matched()),
-                    wildcard,
-                    n,
-                    k,
-                ));
+            if let Some((f, wildcard, n, k)) = best {
+                picks.push((layer, f, wildcard, n, k));
             }
         }
-        let best = picks.into_iter().min_by(|a, b| a.1.cmp(&b.1));
-        match best {
-            None => Some(None),
-            Some((e, rank, wildcard, n, k)) => {
-                RuleIndex::holds(e, trunk_id, wildcard, n, k, &p.called, &p.caller)
-                    .then_some(Some((e, rank)))
-            }
+        match picks.as_slice() {
+            [] => None,
+            [(layer, f, ..)] => Some((*layer, *f)),
+            _ => picks
+                .iter()
+                .map(|&(layer, f, wildcard, n, k)| {
+                    let e = &layer.rules[f.idx as usize];
+                    (e.rank(wildcard, n.matched(), k.matched()), (layer, f))
+                })
+                .min_by(|a, b| a.0.cmp(&b.0))
+                .map(|(_, pick)| pick),
         }
     }
 
@@ -273,12 +287,11 @@ impl Snapshot {
     /// the slow path behind [`Self::select_rule_fast`], and the one that can trace.
     fn best_rule(
         &self,
-        trunk: Option<&TrunkEntry>,
+        trunk: Option<TrunkPick<'_>>,
         p: &Prepared<'_>,
         pin: Pin<'_>,
         tr: &mut Tracer<'_>,
     ) -> Option<(RuleRank<'_>, &RuleEntry)> {
-        let trunk_id = trunk.map(|t| t.trunk.id.as_str());
         let mut best: Option<(RuleRank<'_>, &RuleEntry)> = None;
         let mut seen: Vec<(&RuleEntry, RuleRank<'_>, bool)> = Vec::new();
         for (is_base, layer) in self.layers() {
@@ -286,18 +299,16 @@ impl Snapshot {
                 continue;
             }
             layer.rule_index.candidates(
-                &layer.rules,
-                true,
-                trunk_id,
+                TrunkPick::scope_in(trunk, is_base),
                 &p.called,
                 &p.caller,
-                |cand, wildcard, n, k| {
-                    if !self.rule_visible(is_base, cand.idx) {
+                |f, wildcard, n, k| {
+                    if !self.rule_visible(is_base, f.idx) {
                         return;
                     }
-                    let e = &*layer.rules[cand.idx as usize];
+                    let e = &*layer.rules[f.idx as usize];
                     let rank = e.rank(wildcard, n.matched(), k.matched());
-                    let ok = pin_allows(e.rule.pin(), pin);
+                    let ok = pin_allows(e.rule.pin().as_bytes(), pin);
                     if ok && best.is_none_or(|(b, _)| rank < b) {
                         best = Some((rank, e));
                     }
@@ -312,6 +323,7 @@ impl Snapshot {
             );
         }
         if tr.on() {
+            let trunk = trunk.map(|t| t.entry);
             self.trace_rules(&mut seen, best.map(|(_, e)| e), trunk, p, pin, tr);
         }
         best
