@@ -370,8 +370,9 @@ pub struct Expected<'a> {
     pub algorithms: &'a [Algorithm],
 }
 
-/// The response a client knowing `password` sends with these credentials (lower-case hex).
-pub(crate) fn expected_response(
+/// The response a client knowing `password` sends with these credentials (lower-case hex);
+/// also what a client (`switchboard call`) computes to answer a challenge.
+pub fn expected_response(
     algorithm: Algorithm,
     c: &Credentials,
     method: &str,

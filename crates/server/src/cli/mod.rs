@@ -10,6 +10,7 @@ use crate::config::{Config, Overrides};
 
 pub mod agent_endpoints;
 pub mod agents;
+pub mod call;
 pub mod calls;
 pub mod client;
 pub mod connection;
@@ -54,6 +55,8 @@ pub enum Command {
     /// Agent workers connected to the server, and media-stream agent endpoints.
     #[command(subcommand)]
     Agents(agents::AgentsCommand),
+    /// Place a test call: send a WAV and DTMF digits, record what comes back.
+    Call(call::CallArgs),
     /// Print the version.
     Version,
 }
@@ -138,6 +141,7 @@ impl Cli {
             Some(Command::Explain(args)) => explain::run(args),
             Some(Command::Calls(cmd)) => calls::run(cmd),
             Some(Command::Agents(cmd)) => agents::run(cmd),
+            Some(Command::Call(args)) => call::run(args),
             Some(Command::Version) => {
                 println!("switchboard {}", env!("CARGO_PKG_VERSION"));
                 Ok(())
