@@ -100,6 +100,15 @@ pub async fn run(settings: Settings) -> Result<(), String> {
             })
         },
     };
+    // No Nagle on the HTTP/WebSocket connections: agent audio is a stream of small frames,
+    // and Nagle plus the peer's delayed ACK held them back ~40 ms (call setup at 100
+    // calls/s took 50 ms instead of 2).
+    use axum::serve::ListenerExt;
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
     axum::serve(
         listener,
         http::router(app).into_make_service_with_connect_info::<std::net::SocketAddr>(),

@@ -287,8 +287,9 @@ fn dot(taps: &[f32], window: &[f32]) -> f32 {
 
 #[inline]
 fn to_i16(value: f32) -> i16 {
-    // `as` saturates (and maps NaN to 0, which cannot occur here).
-    value.round() as i16
+    // Round half away from zero, as `f32::round`, without its per-sample library call;
+    // `as` truncates toward zero and saturates (NaN cannot occur here).
+    (value + 0.5f32.copysign(value)) as i16
 }
 
 /// The designed filter of one ratio.

@@ -17,11 +17,25 @@ use crate::sdp::Negotiated;
 use crate::session::{MediaStats, Playable, RtpSession};
 use crate::tone::Tone;
 
+/// Where decoded caller audio goes: called from the media task for every 20 ms frame, so it
+/// must not block (a `try_send`, a copy into a buffer).
+pub type AudioFn = Arc<dyn Fn(&AudioFrame) + Send + Sync>;
+
+/// The audio callback's slot (a newtype so [`Shared`] stays `Debug`).
+#[derive(Default)]
+pub(super) struct SinkSlot(Mutex<Option<AudioFn>>);
+
+impl std::fmt::Debug for SinkSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SinkSlot")
+    }
+}
+
 /// State shared by the handles and the task.
 #[derive(Debug)]
 pub(super) struct Shared {
     pub(super) session: Mutex<RtpSession>,
-    pub(super) audio_sink: Mutex<Option<mpsc::Sender<AudioFrame>>>,
+    pub(super) audio_sink: SinkSlot,
     pub(super) stop: Notify,
     pub(super) stopped: AtomicBool,
     pub(super) local_rtp: SocketAddr,
@@ -33,8 +47,9 @@ impl Shared {
         self.session.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub(super) fn sink(&self) -> Option<mpsc::Sender<AudioFrame>> {
+    pub(super) fn sink(&self) -> Option<AudioFn> {
         self.audio_sink
+            .0
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
@@ -152,9 +167,21 @@ impl MediaHandle {
     /// Where decoded caller audio goes: 20 ms frames of 8 kHz PCM16. Frames are dropped
     /// (not queued without bound) when the receiver lags. `None` stops the flow.
     pub fn set_audio_sink(&self, sink: Option<mpsc::Sender<AudioFrame>>) {
+        self.set_audio_fn(sink.map(|tx| -> AudioFn {
+            Arc::new(move |frame: &AudioFrame| {
+                let _ = tx.try_send(*frame);
+            })
+        }));
+    }
+
+    /// Like [`set_audio_sink`](Self::set_audio_sink), with a callback run by the media task
+    /// for each frame (it must not block): saves a task hop when the frames go on to another
+    /// channel anyway.
+    pub fn set_audio_fn(&self, sink: Option<AudioFn>) {
         *self
             .shared
             .audio_sink
+            .0
             .lock()
             .unwrap_or_else(|p| p.into_inner()) = sink;
     }

@@ -10,7 +10,7 @@ mod handle;
 mod port_pool;
 mod task;
 
-pub use handle::MediaHandle;
+pub use handle::{AudioFn, MediaHandle};
 pub use port_pool::{BoundPorts, PortLease, PortPool};
 pub use task::{AudioFrame, EVENT_CHANNEL_CAPACITY, MediaConfig, start};
 

@@ -76,7 +76,7 @@ pub async fn start(
     );
     let shared = Arc::new(Shared {
         session: std::sync::Mutex::new(session),
-        audio_sink: std::sync::Mutex::new(None),
+        audio_sink: Default::default(),
         stop: Notify::new(),
         stopped: AtomicBool::new(false),
         local_rtp,
@@ -135,8 +135,8 @@ async fn run(
                     let now = Instant::now().into_std();
                     let sink = shared.sink();
                     shared.session().handle_packet(now, from, &rx_buf[..len], |frame| {
-                        if let (Some(sink), Ok(frame)) = (&sink, AudioFrame::try_from(frame)) {
-                            let _ = sink.try_send(frame);
+                        if let (Some(sink), Ok(frame)) = (&sink, <&AudioFrame>::try_from(frame)) {
+                            sink(frame);
                         }
                     });
                 }

@@ -209,9 +209,12 @@ pub(crate) fn custom_parameters(job_id: &str, req: &JobRequest) -> BTreeMap<Stri
 
 /// Dials `url`; on success the socket is pumped by its own task.
 async fn dial(url: String) -> Result<Link, String> {
+    // A small initial read buffer: the WebSocket layer zero-fills it up to capacity
+    // before every read (the 128 KiB default is most of a call's memory).
     let config = WebSocketConfig::default()
         .max_message_size(Some(HARD_LIMIT_BYTES))
-        .max_frame_size(Some(HARD_LIMIT_BYTES));
+        .max_frame_size(Some(HARD_LIMIT_BYTES))
+        .read_buffer_size(4096);
     let connect = tokio_tungstenite::connect_async_with_config(url.as_str(), Some(config), true);
     let (socket, _resp) = match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
         Err(_) => return Err(format!("no connection within {CONNECT_TIMEOUT:?}")),

@@ -17,10 +17,17 @@ use super::CallPath;
 use crate::agents::{JobControl, JobEvent, JobRequest, ParticipantInfo};
 use crate::rooms::{Joining, ParticipantKind};
 
+/// Where the jobs' events are read.
+enum Events {
+    /// The usual single job, read directly (no forwarding task in between).
+    One(mpsc::Receiver<JobEvent>),
+    /// `(job index, event)` of every job, merged by one forwarding task per job.
+    Many(mpsc::Receiver<(usize, JobEvent)>),
+}
+
 /// The jobs of one room.
 pub(super) struct AgentJobs {
-    /// `(job index, event)` of every job.
-    pub events: mpsc::Receiver<(usize, JobEvent)>,
+    events: Events,
     controls: Vec<JobControl>,
     ids: Vec<String>,
     /// Each job's agent name (empty for automatic dispatch).
@@ -73,9 +80,10 @@ impl AgentJobs {
                 })
                 .collect()
         };
-        let (tx, events) = mpsc::channel(256);
+        let (tx, merged) = mpsc::channel(256);
+        let single = entries.len() == 1;
         let mut jobs = AgentJobs {
-            events,
+            events: Events::Many(merged),
             controls: Vec::new(),
             ids: Vec::new(),
             names: Vec::new(),
@@ -90,7 +98,7 @@ impl AgentJobs {
         };
         for (i, (agent_name, metadata, attributes)) in entries.into_iter().enumerate() {
             jobs.names.push(agent_name.clone());
-            let mut job = path.agents.dispatch(JobRequest {
+            let job = path.agents.dispatch(JobRequest {
                 call_id: call_id.to_string(),
                 agent_name,
                 metadata,
@@ -102,6 +110,12 @@ impl AgentJobs {
             jobs.controls.push(job.control.clone());
             jobs.ids.push(job.id.clone());
             jobs.identities.push(None);
+            if single {
+                // The job ends when its receiver is dropped (with `self`).
+                jobs.events = Events::One(job.events);
+                continue;
+            }
+            let mut job = job;
             let tx = tx.clone();
             jobs.forwarders.push(tokio::spawn(async move {
                 while let Some(ev) = job.events.recv().await {
@@ -113,6 +127,14 @@ impl AgentJobs {
             }));
         }
         jobs
+    }
+
+    /// The next event of any job, with the job's index; `None` once every job is over.
+    pub async fn next_event(&mut self) -> Option<(usize, JobEvent)> {
+        match &mut self.events {
+            Events::One(rx) => rx.recv().await.map(|ev| (0, ev)),
+            Events::Many(rx) => rx.recv().await,
+        }
     }
 
     /// Every job's control.

@@ -194,9 +194,14 @@ impl Membership {
         });
     }
 
-    /// 20 ms of the caller's audio (dropped if the hub lags).
-    pub fn audio(&self, frame: AudioFrame) {
-        let _ = self.audio.try_send((self.member, frame));
+    /// Where the caller's RTP session puts each 20 ms frame: straight into the hub's queue
+    /// from the media task (dropped if the hub lags).
+    pub fn audio_sink(&self) -> switchboard_media::socket::AudioFn {
+        let audio = self.audio.clone();
+        let member = self.member;
+        std::sync::Arc::new(move |frame: &AudioFrame| {
+            let _ = audio.try_send((member, *frame));
+        })
     }
 
     pub fn dtmf(&self, digit: char, source: &'static str) {

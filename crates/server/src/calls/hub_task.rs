@@ -152,7 +152,7 @@ impl Hub {
                 },
                 Some((member, frame)) = audio.recv() => self.on_audio(member, &frame),
                 _ = tick.tick(), if mixing => self.on_tick(),
-                Some((i, ev)) = self.jobs.events.recv() => if self.on_job(i, ev) { break; },
+                Some((i, ev)) = self.jobs.next_event() => if self.on_job(i, ev) { break; },
             }
         }
         self.wind_down().await;
@@ -257,6 +257,9 @@ impl Hub {
 
     /// A caller's frame: to the other callers, and to the agents (straight, or into the mix).
     fn on_audio(&mut self, member: u64, frame: &AudioFrame) {
+        if !self.members.iter().any(|m| m.id == member) {
+            return; // a frame still in flight from a caller that left
+        }
         let mut others = 0;
         for m in &self.members {
             if m.id != member
@@ -346,7 +349,7 @@ impl Hub {
     /// hub drops them (dropping a job ends it without a word to the worker).
     async fn wind_down(mut self) {
         let _ = tokio::time::timeout(JOB_WIND_DOWN, async {
-            while self.jobs.events.recv().await.is_some() {}
+            while self.jobs.next_event().await.is_some() {}
         })
         .await;
     }

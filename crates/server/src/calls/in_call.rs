@@ -41,9 +41,8 @@ pub(super) async fn run(
     max_end: tokio::time::Instant,
     member: Member,
 ) {
-    // Caller audio for the agents (1 s of frames; the media task drops what does not fit).
-    let (audio_tx, mut audio_rx) = tokio::sync::mpsc::channel(50);
-    session.handle.set_audio_sink(Some(audio_tx));
+    // Caller audio goes from the media task straight to the room's hub.
+    session.handle.set_audio_fn(Some(hub.audio_sink()));
     let end = loop {
         tokio::select! {
             ev = call.events.recv() => match ev {
@@ -71,7 +70,6 @@ pub(super) async fn run(
                 Some(_) => {}
                 None => break End::Ours("media_failed", "server"),
             },
-            Some(frame) = audio_rx.recv() => hub.audio(frame),
             ev = hub.events.recv() => match ev {
                 Some(HubEvent::Hangup) | None => break End::Ours("agent_hangup", "agent"),
                 Some(HubEvent::Ready) => {}
