@@ -329,6 +329,25 @@ impl ConfigService {
             .collect()
     }
 
+    /// The trunks listing `number` exactly (a pattern entry does not count); `number` is
+    /// compared normalized.
+    pub async fn trunks_listing(&self, number: &str) -> Vec<lk::SipInboundTrunkInfo> {
+        let exact = d::number::NumberPattern::Exact(d::number::normalize(number).into_owned());
+        self.writer
+            .lock()
+            .await
+            .catalog
+            .trunks
+            .values()
+            .filter(|t| {
+                t.numbers
+                    .iter()
+                    .any(|n| d::number::NumberPattern::parse(n) == exact)
+            })
+            .cloned()
+            .collect()
+    }
+
     pub async fn get_trunk(&self, id: &str) -> Result<lk::SipInboundTrunkInfo, ServiceError> {
         self.writer
             .lock()

@@ -19,7 +19,6 @@ use super::flow::{Slot, close, now_ms, reject, reply};
 use super::hub::{self, HubEvent};
 use super::media;
 use super::{CallPath, SetupGuard};
-use crate::agents::ParticipantInfo;
 use crate::rooms::{Joining, ParticipantKind};
 
 pub(super) async fn ring_and_answer(
@@ -74,19 +73,7 @@ pub(super) async fn ring_and_answer(
     let mut refresh = tokio::time::interval(path.settings.ringing_interval);
     refresh.tick().await;
     let needs_agent = !room.agents.is_empty();
-    let mut hub = hub::join(
-        &path,
-        &rec.id,
-        &room,
-        ParticipantInfo {
-            identity: identity.clone(),
-            name: room.participant_name.clone(),
-            kind: "sip".into(),
-            metadata: room.participant_metadata.clone(),
-            attributes: room.attributes.clone(),
-        },
-        None,
-    );
+    let mut hub = hub::join(&path, &rec.id, &room, &identity, None);
     let leave = |path: &CallPath, hub: hub::Membership, reason: &'static str| {
         let mut hub = hub;
         hub.set_leave_reason(reason);

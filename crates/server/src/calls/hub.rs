@@ -113,14 +113,22 @@ impl Hubs {
 }
 
 /// Joins the caller to its room's hub, starting the hub (and dispatching the room's agents)
-/// if the room has none on this node. `media` is the session of a call answered already.
+/// if the room has none on this node. `identity` is the caller's identity in the room (as
+/// the room registry gave it); `media` is the session of a call answered already.
 pub(super) fn join(
     path: &Arc<CallPath>,
     call_id: &str,
     room: &RoomAssignment,
-    participant: ParticipantInfo,
+    identity: &str,
     media: Option<&MediaHandle>,
 ) -> Membership {
+    let participant = ParticipantInfo {
+        identity: identity.to_string(),
+        name: room.participant_name.clone(),
+        kind: "sip".into(),
+        metadata: room.participant_metadata.clone(),
+        attributes: room.attributes.clone(),
+    };
     let member = path.hubs.next();
     let (events_tx, events) = mpsc::unbounded_channel();
     let mut map = path.hubs.lock();

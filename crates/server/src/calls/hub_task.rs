@@ -36,6 +36,15 @@ const JOB_WIND_DOWN: Duration = Duration::from_secs(5);
 /// Most agent audio held for a room nobody hears yet (60 s at 8 kHz, as a job's queue).
 const MAX_EARLY_SAMPLES: usize = 60 * 8000;
 
+/// What an agent sends towards the callers, as the sessions apply it.
+enum Out {
+    Audio(Vec<i16>),
+    /// A media mark id (see [`AgentJobs::mark`]).
+    Mark(u64),
+    Clear,
+    Dtmf(String),
+}
+
 /// What the agents sent before any caller of the room was answered (a greeting sent right
 /// after `ready` races the caller's `200 OK`): played to the first caller answered.
 #[derive(Default)]
@@ -44,16 +53,23 @@ struct Early {
     samples: usize,
 }
 
-enum Out {
-    Audio(Vec<i16>),
-    Mark(u64),
-    Dtmf(String),
-}
-
 impl Early {
-    fn push(&mut self, out: Out) {
-        if let Out::Audio(pcm) = &out {
-            self.samples += pcm.len();
+    /// Holds `out`; returns the marks that became due (a `clear` drops what is held and
+    /// reports its marks, as a session would).
+    fn push(&mut self, out: Out) -> Vec<u64> {
+        match out {
+            Out::Clear => {
+                self.samples = 0;
+                return std::mem::take(&mut self.out)
+                    .into_iter()
+                    .filter_map(|o| match o {
+                        Out::Mark(id) => Some(id),
+                        _ => None,
+                    })
+                    .collect();
+            }
+            Out::Audio(ref pcm) => self.samples += pcm.len(),
+            _ => {}
         }
         self.out.push_back(out);
         while self.samples > MAX_EARLY_SAMPLES {
@@ -66,21 +82,12 @@ impl Early {
                 None => self.samples = 0,
             }
         }
+        Vec::new()
     }
 
-    /// Drops the audio (an agent's `clear`); the marks become due.
-    fn clear(&mut self) -> Vec<u64> {
+    fn take(&mut self) -> std::collections::VecDeque<Out> {
         self.samples = 0;
-        let marks = self
-            .out
-            .iter()
-            .filter_map(|o| match o {
-                Out::Mark(id) => Some(*id),
-                _ => None,
-            })
-            .collect();
-        self.out.clear();
-        marks
+        std::mem::take(&mut self.out)
     }
 }
 
@@ -234,20 +241,12 @@ impl Hub {
     }
 
     fn on_answered(&mut self, member: u64, media: MediaHandle) {
-        for out in self.early.out.drain(..) {
-            match out {
-                Out::Audio(pcm) => {
-                    media.enqueue_pcm(&pcm);
-                }
-                Out::Mark(id) => media.mark(id),
-                Out::Dtmf(digits) => digits.chars().for_each(|d| {
-                    media.send_dtmf(d);
-                }),
-            }
-        }
-        self.early.samples = 0;
         if let Some(m) = self.members.iter_mut().find(|m| m.id == member) {
             m.media = Some(media);
+        }
+        // The first caller answered is the only session yet: it gets what was held.
+        for out in self.early.take() {
+            self.play(&out);
         }
         if !self.active {
             self.active = true;
@@ -291,36 +290,11 @@ impl Hub {
                 let _ = m.events.send(HubEvent::Ready);
             }
         }
-        let heard = self.answered() > 0;
-        match ev {
-            JobEvent::Audio(pcm) if !heard => self.early.push(Out::Audio(pcm)),
-            JobEvent::Audio(pcm) => {
-                for s in self.sessions() {
-                    s.enqueue_pcm(&pcm);
-                }
-            }
-            JobEvent::Mark(name) => {
-                let id = self.jobs.mark(i, name);
-                if heard {
-                    self.sessions().for_each(|s| s.mark(id));
-                } else {
-                    self.early.push(Out::Mark(id));
-                }
-            }
-            JobEvent::Clear if !heard => {
-                for id in self.early.clear() {
-                    self.jobs.mark_played(id);
-                }
-            }
-            JobEvent::Clear => self.sessions().for_each(MediaHandle::clear),
-            JobEvent::SendDtmf(digits) if !heard => self.early.push(Out::Dtmf(digits)),
-            JobEvent::SendDtmf(digits) => {
-                for s in self.sessions() {
-                    for d in digits.chars() {
-                        s.send_dtmf(d);
-                    }
-                }
-            }
+        let out = match ev {
+            JobEvent::Audio(pcm) => Out::Audio(pcm),
+            JobEvent::Mark(name) => Out::Mark(self.jobs.mark(i, name)),
+            JobEvent::Clear => Out::Clear,
+            JobEvent::SendDtmf(digits) => Out::Dtmf(digits),
             JobEvent::Hangup => {
                 for m in &self.members {
                     let _ = m.events.send(HubEvent::Hangup);
@@ -331,12 +305,36 @@ impl Hub {
             }
             JobEvent::Lost => {
                 // The agent's queued audio belongs to a worker that is gone.
-                self.sessions().for_each(MediaHandle::clear);
                 tracing::warn!(room = %self.room, job = i, "agent lost; the job is offered again");
+                self.play(&Out::Clear);
+                return false;
             }
-            _ => {}
+            _ => return false,
+        };
+        if self.answered() == 0 {
+            for id in self.early.push(out) {
+                self.jobs.mark_played(id);
+            }
+        } else {
+            self.play(&out);
         }
         false
+    }
+
+    /// Applies agent output to every answered caller's session.
+    fn play(&self, out: &Out) {
+        for s in self.sessions() {
+            match out {
+                Out::Audio(pcm) => {
+                    s.enqueue_pcm(pcm);
+                }
+                Out::Mark(id) => s.mark(*id),
+                Out::Clear => s.clear(),
+                Out::Dtmf(digits) => digits.chars().for_each(|d| {
+                    s.send_dtmf(d);
+                }),
+            }
+        }
     }
 
     /// The room is over for the agents.

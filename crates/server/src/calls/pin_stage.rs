@@ -300,19 +300,7 @@ async fn joined(
     // Maximum call duration runs from the join for PIN calls (LiveKit's behaviour).
     let max_end = tokio::time::Instant::now() + room.max_call_duration;
     // The call is already answered: the agents join when they are ready.
-    let hub = super::hub::join(
-        &path,
-        &rec.id,
-        &room,
-        crate::agents::ParticipantInfo {
-            identity: identity.clone(),
-            name: room.participant_name.clone(),
-            kind: "sip".into(),
-            metadata: room.participant_metadata.clone(),
-            attributes: room.attributes.clone(),
-        },
-        Some(&session.handle),
-    );
+    let hub = super::hub::join(&path, &rec.id, &room, &identity, Some(&session.handle));
     super::in_call::run(
         &path,
         &mut call,

@@ -18,7 +18,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use livekit_protocol as lk;
-use switchboard_dispatch::number::{NumberPattern, normalize};
+use switchboard_dispatch::number::normalize;
 use switchboard_dispatch::{Day, RoutePolicy};
 
 use super::form::Fields;
@@ -296,15 +296,7 @@ async fn ensure_trunk(
 ) -> Result<(String, bool), Problems> {
     let mut p = Problems::default();
     let norm = normalize(number).into_owned();
-    let trunks = app.service.list_trunks().await;
-    let exact: Vec<&lk::SipInboundTrunkInfo> = trunks
-        .iter()
-        .filter(|t| {
-            t.numbers
-                .iter()
-                .any(|n| NumberPattern::parse(n) == NumberPattern::Exact(norm.clone()))
-        })
-        .collect();
+    let exact = app.service.trunks_listing(&norm).await;
     match exact.as_slice() {
         [one] => return Ok((one.sip_trunk_id.clone(), false)),
         [] => {}

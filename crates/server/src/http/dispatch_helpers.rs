@@ -260,15 +260,7 @@ async fn ensure_trunk(
         ))
         .with_meta("field", "number"));
     }
-    let trunks = svc.list_trunks().await;
-    let exact: Vec<&lk::SipInboundTrunkInfo> = trunks
-        .iter()
-        .filter(|t| {
-            t.numbers
-                .iter()
-                .any(|n| NumberPattern::parse(n) == NumberPattern::Exact(norm.clone()))
-        })
-        .collect();
+    let exact = svc.trunks_listing(&norm).await;
     match exact.as_slice() {
         [one] => return Ok((one.sip_trunk_id.clone(), false)),
         [] => {}
@@ -297,7 +289,9 @@ async fn ensure_trunk(
     }
     let has_auth = !req.auth_username.is_empty() && !req.auth_password.is_empty();
     if req.allowed_addresses.is_empty() && !has_auth {
-        let by_pattern: Vec<String> = trunks
+        let by_pattern: Vec<String> = svc
+            .list_trunks()
+            .await
             .iter()
             .filter(|t| {
                 t.numbers
