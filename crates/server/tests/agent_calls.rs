@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use support::sip::*;
-use switchboard_agent::{MediaEvent, Worker, WorkerOptions};
+use switchboard_agent::{MediaEvent, Worker};
 
 const NUMBER: &str = "+15550100";
 const METADATA: &str = r#"{"agent_config": {"greeting": "Hello", "llm": "x"}}"#;
@@ -51,24 +51,11 @@ fn rtp_tone(seq: u16, ts: u32) -> Vec<u8> {
 /// The worker: accepts the job, reports what it sees, says ready, speaks a 16 kHz tone,
 /// and hangs up when the caller presses `#`.
 fn run_worker(url: String, tx: std_mpsc::Sender<Seen>, registered: std_mpsc::Sender<()>) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("a runtime");
+    let rt = support::worker::runtime();
     rt.block_on(async move {
-        let worker = Worker::connect(WorkerOptions {
-            url,
-            api_key: support::API_KEY.into(),
-            api_secret: support::API_SECRET.into(),
-            agent_name: "support".into(),
-            sample_rate: 16000,
-            max_jobs: 2,
-            version: "test".into(),
-            ..Default::default()
-        })
-        .await
-        .expect("the worker registers");
+        let worker = Worker::connect(support::worker::options(&url, "support", 16000))
+            .await
+            .expect("the worker registers");
         let _ = registered.send(());
         let offer = tokio::time::timeout(Duration::from_secs(20), worker.next_offer())
             .await
@@ -294,23 +281,11 @@ enum Step {
 /// A worker that speaks 0.5 s then a mark, then a long burst it clears, then sends DTMF `7`
 /// to the caller and hangs up.
 fn run_marking_worker(url: String, tx: std_mpsc::Sender<Step>, registered: std_mpsc::Sender<()>) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("a runtime");
+    let rt = support::worker::runtime();
     rt.block_on(async move {
-        let worker = Worker::connect(WorkerOptions {
-            url,
-            api_key: support::API_KEY.into(),
-            api_secret: support::API_SECRET.into(),
-            agent_name: "marker".into(),
-            sample_rate: 8000,
-            version: "test".into(),
-            ..Default::default()
-        })
-        .await
-        .expect("the worker registers");
+        let worker = Worker::connect(support::worker::options(&url, "marker", 8000))
+            .await
+            .expect("the worker registers");
         let _ = registered.send(());
         let offer = tokio::time::timeout(Duration::from_secs(20), worker.next_offer())
             .await

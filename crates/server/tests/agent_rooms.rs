@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use support::audio::{dominant, pcmu_packet, pcmu_payload, power, tone};
 use support::baresip::{Baresip, BaresipAudio};
 use support::sip::*;
-use switchboard_agent::{MediaEvent, Worker, WorkerOptions};
+use switchboard_agent::{MediaEvent, Worker};
 
 const NUMBER: &str = "+15550100";
 const CALLER: &str = "+15551234567";
@@ -47,19 +47,6 @@ enum Behaviour {
     Echo,
 }
 
-fn worker_options(url: &str, name: &str) -> WorkerOptions {
-    WorkerOptions {
-        url: url.to_string(),
-        api_key: support::API_KEY.into(),
-        api_secret: support::API_SECRET.into(),
-        agent_name: name.into(),
-        sample_rate: 16000,
-        max_jobs: 4,
-        version: "test".into(),
-        ..Default::default()
-    }
-}
-
 /// Runs a worker until `stop` fires (or 60 s pass), then drops its runtime: its
 /// connections close at once, without a goodbye — as when a worker process dies.
 fn run_worker(
@@ -71,13 +58,9 @@ fn run_worker(
     registered: std_mpsc::Sender<()>,
     stop: tokio::sync::oneshot::Receiver<()>,
 ) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("a runtime");
+    let rt = support::worker::runtime();
     rt.block_on(async move {
-        let worker = Worker::connect(worker_options(&url, name))
+        let worker = Worker::connect(support::worker::options(&url, name, 16000))
             .await
             .expect("the worker registers");
         let _ = registered.send(());
@@ -513,6 +496,33 @@ fn two_callers_in_a_direct_room_share_one_agent_and_hear_each_other() {
     }
 }
 
+/// Waits for worker `label` to start the job, then checks that the caller's 1 kHz comes
+/// back (`when` says where in the test this is).
+fn echoed_by(
+    seen: &std_mpsc::Receiver<Seen>,
+    caller: &mut Caller,
+    label: &str,
+    timeout: Duration,
+    when: &str,
+) {
+    let started = expect(
+        seen,
+        &format!("the {label} worker's start"),
+        timeout,
+        |s| match s {
+            Seen::Start { worker, .. } => Some(worker),
+            _ => None,
+        },
+    );
+    assert_eq!(started, label, "the job went to the wrong worker");
+    let heard = caller.rtp().stream(1000.0, Duration::from_secs(2));
+    let (top, ratio) = dominant(&heard[heard.len() / 2..], 8000, &[440.0, 1000.0, 2000.0]);
+    assert!(
+        top == 1000.0 && ratio > 10.0,
+        "the echo of 1 kHz {when}: {top} Hz ×{ratio}"
+    );
+}
+
 #[test]
 fn a_worker_that_dies_mid_call_hands_the_job_over_and_the_call_survives() {
     let server = sip_server(&[]);
@@ -527,41 +537,23 @@ fn a_worker_that_dies_mid_call_hands_the_job_over_and_the_call_survives() {
     let mut first = TestWorker::start(&server, "echo", "first", Behaviour::Echo, &tx);
 
     let mut caller = Caller::call(&server, "failover-1", CALLER);
-    let started = expect(
+    echoed_by(
         &seen,
-        "the first worker's start",
+        &mut caller,
+        "first",
         Duration::from_secs(10),
-        |s| match s {
-            Seen::Start { worker, .. } => Some(worker),
-            _ => None,
-        },
-    );
-    assert_eq!(started, "first", "the job went to the wrong worker");
-    let heard = caller.rtp().stream(1000.0, Duration::from_secs(2));
-    let (top, ratio) = dominant(&heard[heard.len() / 2..], 8000, &[440.0, 1000.0, 2000.0]);
-    assert!(
-        top == 1000.0 && ratio > 10.0,
-        "the echo of 1 kHz before the failover: {top} Hz ×{ratio}"
+        "before the failover",
     );
 
     // The first worker dies; a second one registers. The call stays up throughout.
     first.kill();
     let _second = TestWorker::start(&server, "echo", "second", Behaviour::Echo, &tx);
-    let started = expect(
+    echoed_by(
         &seen,
-        "the second worker's start",
+        &mut caller,
+        "second",
         Duration::from_secs(15),
-        |s| match s {
-            Seen::Start { worker, .. } => Some(worker),
-            _ => None,
-        },
-    );
-    assert_eq!(started, "second", "the job went to the wrong worker");
-    let heard = caller.rtp().stream(1000.0, Duration::from_secs(2));
-    let (top, ratio) = dominant(&heard[heard.len() / 2..], 8000, &[440.0, 1000.0, 2000.0]);
-    assert!(
-        top == 1000.0 && ratio > 10.0,
-        "the echo of 1 kHz after the failover: {top} Hz ×{ratio}"
+        "after the failover",
     );
     assert!(
         !caller.raw.dump().contains("BYE sip:"),

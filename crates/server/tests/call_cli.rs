@@ -21,41 +21,21 @@ use std::time::Duration;
 
 use serde_json::json;
 use support::sip::*;
-use switchboard_agent::{MediaEvent, Worker, WorkerOptions};
+use switchboard_agent::{MediaEvent, Worker};
 
 const CALL_TIMEOUT: Duration = Duration::from_secs(60);
-
-fn options(url: &str, agent_name: &str, sample_rate: u32) -> WorkerOptions {
-    WorkerOptions {
-        url: url.to_owned(),
-        api_key: support::API_KEY.into(),
-        api_secret: support::API_SECRET.into(),
-        agent_name: agent_name.into(),
-        sample_rate,
-        max_jobs: 4,
-        version: "test".into(),
-        ..Default::default()
-    }
-}
 
 /// Runs `f` on a runtime of its own in a background thread (the worker lives until the
 /// server goes away).
 fn in_thread<F: std::future::Future<Output = ()> + Send + 'static>(f: F) {
-    std::thread::spawn(move || {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .expect("a runtime")
-            .block_on(f)
-    });
+    std::thread::spawn(move || support::worker::runtime().block_on(f));
 }
 
 /// An echo worker (16 kHz, so the audio goes through the resampler both ways) that reports
 /// the DTMF digits it receives.
 fn echo_worker(url: &str, digits: std_mpsc::Sender<String>) {
     let (ready_tx, ready_rx) = std_mpsc::channel();
-    let options = options(url, "echo", 16000);
+    let options = support::worker::options(url, "echo", 16000);
     in_thread(async move {
         let worker = Worker::connect(options)
             .await
@@ -275,7 +255,7 @@ fn the_tone_player_example_plays_440_hz_and_hears_1_khz() {
     let api = Api::new(&server);
     route(&api, "+15550200", "tone", "{}", json!({}));
     let (reports_tx, reports) = std_mpsc::channel();
-    let options = options(&server.url, "tone", tone_player::RATE);
+    let options = support::worker::options(&server.url, "tone", tone_player::RATE);
     let tx = std::sync::Mutex::new(reports_tx);
     let report = std::sync::Arc::new(move |_job: &str, r: tone_player::Report| {
         let _ = tx.lock().unwrap_or_else(|e| e.into_inner()).send(r);
@@ -365,7 +345,7 @@ fn the_greeter_example_greets_from_the_agent_config_and_hangs_up_on_hash() {
         json!({}),
     );
     let (reports_tx, reports) = std_mpsc::channel();
-    let options = options(&server.url, "greeter", greeter::RATE);
+    let options = support::worker::options(&server.url, "greeter", greeter::RATE);
     let tx = std::sync::Mutex::new(reports_tx);
     in_thread(async move {
         let tx = std::sync::Arc::new(tx);

@@ -328,22 +328,11 @@ fn queued_events_survive_a_restart() {
 /// A worker named `hooked` that takes one job, says ready, and stays until the call ends;
 /// sends its worker id once registered.
 fn run_hooked_worker(url: String, registered: std::sync::mpsc::Sender<String>) {
-    use switchboard_agent::{MediaEvent, Worker, WorkerOptions};
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime");
-    rt.block_on(async move {
-        let worker = Worker::connect(WorkerOptions {
-            url,
-            api_key: support::API_KEY.into(),
-            api_secret: support::API_SECRET.into(),
-            agent_name: "hooked".into(),
-            version: "test".into(),
-            ..Default::default()
-        })
-        .await
-        .expect("the worker registers");
+    use switchboard_agent::{MediaEvent, Worker};
+    support::worker::runtime().block_on(async move {
+        let worker = Worker::connect(support::worker::options(&url, "hooked", 16000))
+            .await
+            .expect("the worker registers");
         let _ = registered.send(worker.worker_id().to_string());
         let Ok(Some(offer)) =
             tokio::time::timeout(Duration::from_secs(20), worker.next_offer()).await

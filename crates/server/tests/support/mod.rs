@@ -6,6 +6,7 @@
 pub mod audio;
 pub mod baresip;
 pub mod sip;
+pub mod worker;
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
