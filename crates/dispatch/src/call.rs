@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use jiff::Timestamp;
 
-use crate::number::normalize;
+use crate::number::{digits_to_normalize, normal_digits, normalize};
 
 /// What the caller has typed at the PIN prompt.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -64,8 +64,8 @@ impl<'a> Call<'a> {
 /// The call's numbers and host in the form matching compares.
 #[derive(Clone, Debug)]
 pub struct Prepared<'a> {
-    pub caller: std::borrow::Cow<'a, str>,
-    pub called: std::borrow::Cow<'a, str>,
+    pub caller: Normalized<'a>,
+    pub called: Normalized<'a>,
     pub host_lower: std::borrow::Cow<'a, str>,
 }
 
@@ -77,9 +77,114 @@ impl<'a> Prepared<'a> {
             std::borrow::Cow::Borrowed(call.from_host)
         };
         Prepared {
-            caller: normalize(call.caller),
-            called: normalize(call.called),
+            caller: Normalized::of(call.caller),
+            called: Normalized::of(call.called),
             host_lower,
+        }
+    }
+}
+
+/// Bytes a [`Normalized`] number holds without allocating (E.164 needs at most 16).
+const INLINE: usize = 30;
+
+/// A number as [`normalize`] writes it, without allocating on the call path: the raw text
+/// when it is already normalized, else written inline (or on the heap when longer than any
+/// phone number).
+#[derive(Clone)]
+pub enum Normalized<'a> {
+    Borrowed(&'a str),
+    /// `buf[..len]`: a `+` and ASCII digits.
+    Inline {
+        len: u8,
+        buf: [u8; INLINE],
+    },
+    Owned(String),
+}
+
+impl<'a> Normalized<'a> {
+    /// [`normalize`]`(raw)`.
+    pub fn of(raw: &'a str) -> Normalized<'a> {
+        match digits_to_normalize(raw) {
+            None => Normalized::Borrowed(raw),
+            Some(digits) if digits < INLINE => {
+                let mut buf = [0u8; INLINE];
+                buf[0] = b'+';
+                for (slot, d) in buf[1..].iter_mut().zip(normal_digits(raw)) {
+                    *slot = d;
+                }
+                Normalized::Inline {
+                    len: (digits + 1) as u8,
+                    buf,
+                }
+            }
+            Some(_) => Normalized::Owned(normalize(raw).into_owned()),
+        }
+    }
+}
+
+impl std::ops::Deref for Normalized<'_> {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        match self {
+            Normalized::Borrowed(s) => s,
+            // Only ASCII is ever written inline; the fallback is unreachable.
+            Normalized::Inline { len, buf } => {
+                std::str::from_utf8(&buf[..*len as usize]).unwrap_or_default()
+            }
+            Normalized::Owned(s) => s,
+        }
+    }
+}
+
+impl std::fmt::Display for Normalized<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self)
+    }
+}
+
+impl std::fmt::Debug for Normalized<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&**self, f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn normalized_is_normalize_without_allocating_for_phone_numbers() {
+        for raw in [
+            "+15551234567",
+            "15551234567",
+            "+1 (555) 123-4567",
+            "1-555-123-4567",
+            "alice",
+            "anonymous",
+            "",
+            "+",
+            "(((",
+            "12345678901234567890123456789012345",
+        ] {
+            assert_eq!(&*Normalized::of(raw), &*normalize(raw), "{raw:?}");
+        }
+        assert!(matches!(
+            Normalized::of("+1 (555) 123-4567"),
+            Normalized::Inline { .. }
+        ));
+        assert!(matches!(
+            Normalized::of("+15551234567"),
+            Normalized::Borrowed(_)
+        ));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        #[test]
+        fn normalized_agrees_with_normalize(raw in "[+0-9 ()a#*-]{0,40}") {
+            prop_assert_eq!(&*Normalized::of(&raw), &*normalize(&raw));
         }
     }
 }

@@ -13,25 +13,38 @@ use std::cmp::Reverse;
 /// and `)` (with at least one digit) loses its separators and gains a leading `+`.
 /// Anything else is returned unchanged.
 pub fn normalize(raw: &str) -> Cow<'_, str> {
+    match digits_to_normalize(raw) {
+        None => Cow::Borrowed(raw),
+        Some(digits) => {
+            let mut out = String::with_capacity(digits + 1);
+            out.push('+');
+            out.extend(normal_digits(raw).map(char::from));
+            Cow::Owned(out)
+        }
+    }
+}
+
+/// `None` when [`normalize`] returns `raw` unchanged (already normal, or not a number);
+/// else the number of digits of its normal form.
+pub(crate) fn digits_to_normalize(raw: &str) -> Option<usize> {
     let body = raw.strip_prefix('+').unwrap_or(raw);
     let mut digits = 0usize;
     for b in body.bytes() {
         match b {
             b'0'..=b'9' => digits += 1,
             b' ' | b'-' | b'(' | b')' => {}
-            _ => return Cow::Borrowed(raw),
+            _ => return None,
         }
     }
-    if digits == 0 {
-        return Cow::Borrowed(raw);
+    if digits == 0 || (raw.starts_with('+') && digits == body.len()) {
+        return None;
     }
-    if raw.starts_with('+') && digits == body.len() {
-        return Cow::Borrowed(raw);
-    }
-    let mut out = String::with_capacity(digits + 1);
-    out.push('+');
-    out.extend(body.chars().filter(char::is_ascii_digit));
-    Cow::Owned(out)
+    Some(digits)
+}
+
+/// The digits of a number that [`digits_to_normalize`] accepted, in order.
+pub(crate) fn normal_digits(raw: &str) -> impl Iterator<Item = u8> + '_ {
+    raw.bytes().filter(u8::is_ascii_digit)
 }
 
 /// One entry of a number list: an exact number or a prefix pattern (`+1555*`), both held

@@ -23,6 +23,7 @@
 mod checks;
 mod entry;
 mod layer;
+mod number_table;
 mod rule_index;
 pub(crate) mod select;
 mod trunk_index;

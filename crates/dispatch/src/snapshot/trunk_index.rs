@@ -5,12 +5,17 @@
 //! caller; inside that, trunks with an address filter are keyed by exact IP, by masked
 //! network per CIDR length, and by From host. The most specific trunk that passes wins,
 //! lowest id among equals.
+//!
+//! Exact numbers are found through a [`NumberTable`], whose slot also carries the
+//! bucket's winner when the bucket filters neither callers nor sources (a number served by
+//! one plain trunk, the usual case): such a call's trunk lookup reads one slot.
 
 use rustc_hash::FxHashMap as HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
 use super::entry::TrunkEntry;
+use super::number_table::NumberTable;
 use crate::address::{AddressFilter, mask};
 use crate::number::NumberPattern;
 use crate::validate::CompiledTrunk;
@@ -132,6 +137,20 @@ impl Bucket {
         });
     }
 
+    /// The winner whatever the caller and source, when the bucket filters neither.
+    fn unfiltered_winner(&self) -> Option<u32> {
+        let g = &self.any_caller;
+        let unfiltered = self.by_caller.is_empty()
+            && g.by_ip.is_empty()
+            && g.by_net.is_empty()
+            && g.by_host.is_empty();
+        if unfiltered {
+            g.open.first().copied()
+        } else {
+            None
+        }
+    }
+
     fn lookup(&self, caller: &str, source: Option<IpAddr>, host_lower: &str) -> Option<u32> {
         self.by_caller
             .get(caller)
@@ -140,10 +159,17 @@ impl Bucket {
     }
 }
 
+/// No trunk: the high half of an [`NumberTable`] value without an unfiltered winner.
+const NO_TRUNK: u32 = u32::MAX;
+
 /// Called-number buckets for all trunks.
 #[derive(Debug, Default)]
 pub(crate) struct TrunkIndex {
-    exact: HashMap<Box<str>, Bucket>,
+    /// Exact number → its bucket's position in `exact_buckets` (low half) and, when the
+    /// bucket filters neither callers nor sources, its winner (high half; [`NO_TRUNK`]
+    /// otherwise): the usual call is answered from the table's slot alone.
+    exact: NumberTable,
+    exact_buckets: Vec<Bucket>,
     prefix: HashMap<Box<str>, Bucket>,
     /// Distinct pattern prefix lengths, longest first.
     prefix_lens: Vec<usize>,
@@ -161,6 +187,7 @@ pub(crate) enum BucketKey<'a> {
 impl TrunkIndex {
     pub fn build(trunks: &[Arc<TrunkEntry>]) -> TrunkIndex {
         let mut ix = TrunkIndex::default();
+        let mut exact: HashMap<Box<str>, Bucket> = HashMap::default();
         for (i, entry) in trunks.iter().enumerate() {
             let c = &entry.compiled;
             let idx = i as u32;
@@ -169,11 +196,9 @@ impl TrunkIndex {
             }
             for n in &c.numbers {
                 match n {
-                    NumberPattern::Exact(e) => ix
-                        .exact
-                        .entry(e.as_str().into())
-                        .or_default()
-                        .insert(idx, c),
+                    NumberPattern::Exact(e) => {
+                        exact.entry(e.as_str().into()).or_default().insert(idx, c)
+                    }
                     NumberPattern::Prefix(p) => {
                         if !ix.prefix_lens.contains(&p.len()) {
                             ix.prefix_lens.push(p.len());
@@ -188,10 +213,25 @@ impl TrunkIndex {
         }
         ix.prefix_lens.sort_unstable_by(|a, b| b.cmp(a));
         ix.wildcard.finish(trunks);
-        for b in ix.exact.values_mut().chain(ix.prefix.values_mut()) {
+        for b in exact.values_mut().chain(ix.prefix.values_mut()) {
             b.finish(trunks);
         }
+        let mut keys = Vec::with_capacity(exact.len());
+        for (number, bucket) in exact {
+            let winner = bucket.unfiltered_winner().unwrap_or(NO_TRUNK);
+            let value = ix.exact_buckets.len() as u64 | u64::from(winner) << 32;
+            keys.push((number, value));
+            ix.exact_buckets.push(bucket);
+        }
+        ix.exact = NumberTable::build(keys.iter().map(|(k, v)| (&**k, *v)));
         ix
+    }
+
+    fn exact_entry(&self, number: &str) -> Option<(&Bucket, Option<u32>)> {
+        let v = self.exact.get(number)?;
+        let winner = (v >> 32) as u32;
+        let bucket = &self.exact_buckets[(v & u64::from(u32::MAX)) as usize];
+        Some((bucket, (winner != NO_TRUNK).then_some(winner)))
     }
 
     /// The buckets that apply to a called number, most specific first.
@@ -199,7 +239,7 @@ impl TrunkIndex {
         &'a self,
         called: &'b str,
     ) -> impl Iterator<Item = (BucketKey<'b>, &'a Bucket)> {
-        let exact = self.exact.get(called).map(|b| (BucketKey::Exact, b));
+        let exact = self.exact_bucket(called).map(|b| (BucketKey::Exact, b));
         let prefixes = self.prefix_lens.iter().filter_map(move |&len| {
             let p = called.get(..len)?;
             self.prefix.get(p).map(|b| (BucketKey::Prefix(p), b))
@@ -211,7 +251,7 @@ impl TrunkIndex {
     }
 
     pub(crate) fn exact_bucket(&self, number: &str) -> Option<&Bucket> {
-        self.exact.get(number)
+        self.exact_entry(number).map(|(b, _)| b)
     }
 
     pub(crate) fn prefix_bucket(&self, prefix: &str) -> Option<&Bucket> {
@@ -234,6 +274,11 @@ impl TrunkIndex {
         host_lower: &str,
         visible: impl Fn(u32) -> bool,
     ) -> Option<u32> {
+        if let Some((_, Some(winner))) = self.exact_entry(called)
+            && visible(winner)
+        {
+            return Some(winner);
+        }
         for (_, b) in self.buckets(called) {
             match b.lookup(caller, source, host_lower) {
                 None => continue,
