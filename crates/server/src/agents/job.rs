@@ -12,9 +12,9 @@ use tokio::time::{Instant, sleep_until};
 use super::protocol::{MediaCommand, ParticipantInfo, ProtoError, parse_media, pong};
 use super::worker::Errors;
 use super::{
-    Agents, CALL_RATE, Ctl, DECLINED_COOLDOWN, JobEvent, JobRequest, MAX_MESSAGE_BYTES,
-    MAX_QUEUED_AUDIO_SAMPLES, MEDIA_CONNECT_TIMEOUT, MediaEvent, MediaLink, OFFER_TIMEOUT,
-    RETRY_EVERY, WsIn, WsOut,
+    AgentOut, Agents, CALL_RATE, CallerFrame, Ctl, DECLINED_COOLDOWN, JobEvent, JobRequest,
+    MAX_MESSAGE_BYTES, MAX_QUEUED_AUDIO_SAMPLES, MEDIA_CONNECT_TIMEOUT, MediaEvent, MediaLink,
+    OFFER_TIMEOUT, OutputSink, RETRY_EVERY, WsIn, WsOut,
 };
 
 /// Capacity of the channel from a job's queue to the call task.
@@ -28,16 +28,44 @@ pub(super) const MAX_QUEUED_EVENTS: usize = 1024;
 const CLOSE_NORMAL: u16 = 1000;
 
 /// The job's events waiting for the call task; agent audio bounded to
-/// [`MAX_QUEUED_AUDIO_SAMPLES`], the oldest dropped first.
+/// [`MAX_QUEUED_AUDIO_SAMPLES`], the oldest dropped first. With an [`OutputSink`], the
+/// agent's output skips the queue and goes straight to the room's playout.
 #[derive(Default)]
 pub(super) struct Outbox {
     q: VecDeque<JobEvent>,
     audio: usize,
     /// Events that are not audio.
     others: usize,
+    sink: Option<OutputSink>,
 }
 
 impl Outbox {
+    pub fn new(sink: Option<OutputSink>) -> Outbox {
+        Outbox {
+            sink,
+            ..Outbox::default()
+        }
+    }
+
+    /// The agent's audio, a mark, `clear` or DTMF to send: applied to the room's playout
+    /// at once when the job has one, else queued as its [`JobEvent`] (a `clear` drops the
+    /// audio queued before it).
+    pub fn output(&mut self, out: AgentOut<'_>) {
+        if let Some(s) = &self.sink {
+            s.output.apply(s.job, out);
+            return;
+        }
+        match out {
+            AgentOut::Audio(pcm) => self.push(JobEvent::Audio(pcm.to_vec())),
+            AgentOut::Mark(name) => self.push(JobEvent::Mark(name.to_string())),
+            AgentOut::Clear => {
+                self.clear_audio();
+                self.push(JobEvent::Clear);
+            }
+            AgentOut::Dtmf(digits) => self.push(JobEvent::SendDtmf(digits.to_string())),
+        }
+    }
+
     pub fn push(&mut self, ev: JobEvent) {
         if let JobEvent::Audio(s) = &ev {
             if s.is_empty() {
@@ -104,6 +132,10 @@ struct Media {
     /// The worker's rate → 8 kHz.
     down: Resampler,
     up_buf: Vec<i16>,
+    /// The last frame from the worker, decoded, and resampled to 8 kHz (kept to reuse
+    /// their allocations).
+    samples: Vec<i16>,
+    down_buf: Vec<i16>,
     /// Samples per 20 ms frame at the worker's rate.
     frame: usize,
     errors: Errors,
@@ -145,7 +177,7 @@ impl Phase {
 enum Input {
     Dropped,
     Ctl(Ctl),
-    CallerAudio(Vec<i16>),
+    CallerAudio(CallerFrame),
     Media(Option<WsIn>),
     Deadline,
     Nothing,
@@ -156,7 +188,7 @@ struct JobTask {
     id: String,
     req: JobRequest,
     ctl: mpsc::UnboundedReceiver<Ctl>,
-    audio: mpsc::Receiver<Vec<i16>>,
+    audio: mpsc::Receiver<CallerFrame>,
     audio_open: bool,
     events: mpsc::Sender<JobEvent>,
     outbox: Outbox,
@@ -176,9 +208,10 @@ pub(super) async fn run(
     id: String,
     req: JobRequest,
     ctl: mpsc::UnboundedReceiver<Ctl>,
-    audio: mpsc::Receiver<Vec<i16>>,
+    audio: mpsc::Receiver<CallerFrame>,
     events: mpsc::Sender<JobEvent>,
 ) {
+    let outbox = Outbox::new(req.output.clone());
     let mut t = JobTask {
         agents,
         id,
@@ -187,7 +220,7 @@ pub(super) async fn run(
         audio,
         audio_open: true,
         events,
-        outbox: Outbox::default(),
+        outbox,
         participants: BTreeMap::new(),
         call_status: None,
         agent_hung_up: false,
@@ -236,7 +269,7 @@ impl JobTask {
             let deadline = self.phase.deadline();
             let input = {
                 let media_rx = match &mut self.phase {
-                    Phase::Connected { media, .. } => Some(&mut media.link.rx),
+                    Phase::Connected { media, .. } => Some(&mut media.link),
                     _ => None,
                 };
                 let connected = media_rx.is_some() && self.outbox.has_room();
@@ -373,10 +406,7 @@ impl JobTask {
         let worker_id = match phase {
             Phase::Assigned { worker_id, .. } => worker_id,
             Phase::Connected { worker_id, media } => {
-                let _ = media
-                    .link
-                    .tx
-                    .try_send(WsOut::Close(CLOSE_NORMAL, reason.into()));
+                media.link.close(CLOSE_NORMAL, reason);
                 worker_id
             }
             other => {
@@ -411,10 +441,7 @@ impl JobTask {
             }
             Phase::Assigned { worker_id, .. } => Some(worker_id),
             Phase::Connected { worker_id, media } => {
-                let _ = media
-                    .link
-                    .tx
-                    .try_send(WsOut::Close(CLOSE_NORMAL, reason.into()));
+                media.link.close(CLOSE_NORMAL, reason);
                 Some(worker_id)
             }
         };
@@ -442,13 +469,13 @@ impl JobTask {
                     MediaEvent::CallStatus(s) => self.call_status = Some(s.clone()),
                     _ => {}
                 }
-                if let Phase::Connected { media, .. } = &self.phase {
-                    let _ = media.link.tx.try_send(WsOut::Text(event_json(&e)));
+                if let Phase::Connected { media, .. } = &mut self.phase {
+                    media.link.send(WsOut::Text(event_json(&e)));
                 }
             }
             Ctl::Hangup(reason) => {
-                if let Phase::Connected { media, .. } = &self.phase {
-                    let _ = media.link.tx.try_send(WsOut::Text(
+                if let Phase::Connected { media, .. } = &mut self.phase {
+                    media.link.send(WsOut::Text(
                         json!({"type": "hangup", "reason": reason}).to_string(),
                     ));
                 }
@@ -527,15 +554,11 @@ impl JobTask {
             ..
         } = &self.phase
         else {
-            let _ = link
-                .tx
-                .try_send(WsOut::Close(CLOSE_NORMAL, "the job moved on".into()));
+            link.close(CLOSE_NORMAL, "the job moved on");
             return;
         };
         if *g != generation {
-            let _ = link
-                .tx
-                .try_send(WsOut::Close(CLOSE_NORMAL, "the job moved on".into()));
+            link.close(CLOSE_NORMAL, "the job moved on");
             return;
         }
         let rate = *sample_rate;
@@ -557,16 +580,13 @@ impl JobTask {
             "metadata": self.req.metadata,
             "attributes": self.req.attributes,
         });
-        let _ = link.tx.try_send(WsOut::Text(start.to_string()));
+        let mut link = link;
+        link.send(WsOut::Text(start.to_string()));
         if let Some(s) = &self.call_status {
-            let _ = link
-                .tx
-                .try_send(WsOut::Text(event_json(&MediaEvent::CallStatus(s.clone()))));
+            link.send(WsOut::Text(event_json(&MediaEvent::CallStatus(s.clone()))));
         }
         for p in self.participants.values() {
-            let _ = link
-                .tx
-                .try_send(WsOut::Text(event_json(&MediaEvent::Joined(p.clone()))));
+            link.send(WsOut::Text(event_json(&MediaEvent::Joined(p.clone()))));
         }
         let worker_id = worker_id.clone();
         tracing::debug!(job_id = %self.id, worker_id = %worker_id, "media channel connected");
@@ -577,6 +597,8 @@ impl JobTask {
                 up,
                 down,
                 up_buf: Vec::new(),
+                samples: Vec::new(),
+                down_buf: Vec::new(),
                 frame: (rate / 50) as usize,
                 errors: Errors::new(),
                 ready: false,
@@ -593,7 +615,7 @@ impl JobTask {
             let bytes = pcm_bytes(&media.up_buf[..media.frame]);
             media.up_buf.drain(..media.frame);
             // A worker that cannot keep up loses audio rather than delaying it.
-            let _ = media.link.tx.try_send(WsOut::Binary(bytes));
+            media.link.send(WsOut::Binary(bytes));
         }
     }
 
@@ -620,13 +642,13 @@ impl JobTask {
                         "an audio frame must hold whole PCM16 samples (an even number of bytes)",
                     ))
                 } else {
-                    let samples: Vec<i16> = b
-                        .chunks_exact(2)
-                        .map(|c| i16::from_le_bytes([c[0], c[1]]))
-                        .collect();
-                    let mut out = Vec::with_capacity(samples.len());
-                    media.down.process(&samples, &mut out);
-                    self.outbox.push(JobEvent::Audio(out));
+                    media.samples.clear();
+                    media
+                        .samples
+                        .extend(b.chunks_exact(2).map(|c| i16::from_le_bytes([c[0], c[1]])));
+                    media.down_buf.clear();
+                    media.down.process(&media.samples, &mut media.down_buf);
+                    self.outbox.output(AgentOut::Audio(&media.down_buf));
                     Ok(())
                 }
             }
@@ -640,12 +662,9 @@ impl JobTask {
                                 self.outbox.push(JobEvent::Ready);
                             }
                         }
-                        MediaCommand::Mark(n) => self.outbox.push(JobEvent::Mark(n)),
-                        MediaCommand::Clear => {
-                            self.outbox.clear_audio();
-                            self.outbox.push(JobEvent::Clear);
-                        }
-                        MediaCommand::SendDtmf(d) => self.outbox.push(JobEvent::SendDtmf(d)),
+                        MediaCommand::Mark(n) => self.outbox.output(AgentOut::Mark(&n)),
+                        MediaCommand::Clear => self.outbox.output(AgentOut::Clear),
+                        MediaCommand::SendDtmf(d) => self.outbox.output(AgentOut::Dtmf(&d)),
                         MediaCommand::Hangup => {
                             self.agent_hung_up = true;
                             self.outbox.push(JobEvent::Hangup);
@@ -654,7 +673,7 @@ impl JobTask {
                             self.outbox.push(JobEvent::SetAttributes(a))
                         }
                         MediaCommand::Ping(ts) => {
-                            let _ = media.link.tx.try_send(WsOut::Text(pong(&ts)));
+                            media.link.send(WsOut::Text(pong(&ts)));
                         }
                         MediaCommand::Pong => {}
                     }
@@ -665,7 +684,8 @@ impl JobTask {
         match result {
             Ok(()) => media.errors.ok(),
             Err(e) => {
-                if media.errors.report(&media.link.tx, &e) {
+                let link = &mut media.link;
+                if media.errors.report(|frame| link.send(frame), &e) {
                     self.lost("media_closed");
                 }
             }

@@ -56,7 +56,9 @@ use tokio_tungstenite::tungstenite::protocol::frame::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 use super::job::Outbox;
-use super::{Agents, Ctl, JobEvent, JobRequest, MediaEvent, OUT_QUEUE, WsIn, WsOut};
+use super::{
+    AgentOut, Agents, CallerFrame, Ctl, JobEvent, JobRequest, MediaEvent, OUT_QUEUE, WsIn, WsOut,
+};
 
 /// How long one dial (TCP, TLS, WebSocket handshake) may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -115,7 +117,7 @@ struct Link {
 enum Input {
     Dropped,
     Ctl(Ctl),
-    CallerAudio(Vec<i16>),
+    CallerAudio(CallerFrame),
     Bot(Option<WsIn>),
     Dialed(Result<Link, String>),
     Retry,
@@ -127,7 +129,7 @@ struct StreamTask {
     req: JobRequest,
     url: String,
     ctl: mpsc::UnboundedReceiver<Ctl>,
-    audio: mpsc::Receiver<Vec<i16>>,
+    audio: mpsc::Receiver<CallerFrame>,
     audio_open: bool,
     events: mpsc::Sender<JobEvent>,
     outbox: Outbox,
@@ -144,10 +146,11 @@ pub(super) async fn run(
     req: JobRequest,
     url: String,
     ctl: mpsc::UnboundedReceiver<Ctl>,
-    audio: mpsc::Receiver<Vec<i16>>,
+    audio: mpsc::Receiver<CallerFrame>,
     events: mpsc::Sender<JobEvent>,
 ) {
     tracing::debug!(job_id = %id, call_id = %req.call_id, agent_name = %req.agent_name, url = %url, "media-stream job dispatched");
+    let outbox = Outbox::new(req.output.clone());
     let mut t = StreamTask {
         id,
         req,
@@ -156,7 +159,7 @@ pub(super) async fn run(
         audio,
         audio_open: true,
         events,
-        outbox: Outbox::default(),
+        outbox,
         phase: Phase::Waiting { at: Instant::now() },
         unavailable_sent: false,
         agent_hung_up: false,
@@ -443,11 +446,7 @@ impl StreamTask {
             }
             // Worker-registry messages do not concern a media-stream job.
             Ctl::Answer { .. } | Ctl::WorkerLost { .. } => {}
-            Ctl::Media { link, .. } => {
-                let _ = link
-                    .tx
-                    .try_send(WsOut::Close(1000, "the job is a media stream".into()));
-            }
+            Ctl::Media { link, .. } => link.close(1000, "the job is a media stream"),
         }
         None
     }
@@ -510,19 +509,15 @@ impl StreamTask {
                 };
                 let mut pcm = vec![0i16; bytes.len()];
                 let n = g711::decode_ulaw(&bytes, &mut pcm);
-                pcm.truncate(n);
-                self.outbox.push(JobEvent::Audio(pcm));
+                self.outbox.output(AgentOut::Audio(&pcm[..n]));
             }
             Some("mark") => {
                 let Some(name) = v.pointer("/mark/name").and_then(Value::as_str) else {
                     return self.ignore("a mark message without mark.name");
                 };
-                self.outbox.push(JobEvent::Mark(name.to_string()));
+                self.outbox.output(AgentOut::Mark(name));
             }
-            Some("clear") => {
-                self.outbox.clear_audio();
-                self.outbox.push(JobEvent::Clear);
-            }
+            Some("clear") => self.outbox.output(AgentOut::Clear),
             _ => self.ignore("an unknown event"),
         }
     }
@@ -570,6 +565,7 @@ mod tests {
                 metadata: String::new(),
                 attributes: BTreeMap::from([("sip.phoneNumber".into(), "+1555".into())]),
             },
+            output: None,
         };
         let p = custom_parameters("AJ_1", &req);
         assert_eq!(p["agent_config"], r#"{"greeting":"hi"}"#);

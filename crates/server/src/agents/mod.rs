@@ -29,6 +29,9 @@
 //! * Events wait in a per-job queue until the call task reads them; queued agent audio is
 //!   bounded at [`MAX_QUEUED_AUDIO_SAMPLES`] (60 s at 8 kHz), the oldest dropped beyond.
 //!   Reading `events` eagerly moves the buffering (and its bound) to the call task.
+//! * With an [`OutputSink`] in the request (the call path's room hub gives one), the
+//!   agent's audio, marks, `clear` and DTMF skip the event queue: the job's task applies them
+//!   to the room's playout as they arrive, in order.
 //! * [`JobControl`] (cheap to clone, never blocks, a no-op once the job ended) carries the
 //!   call's side: caller audio (20 ms frames at 8 kHz, resampled here to the worker's rate
 //!   and sent as exact 20 ms binary frames; dropped while no media channel is open or when
@@ -49,7 +52,10 @@
 //! * `job.rs`: one job's task — offer rounds (least loaded first, next on decline or after
 //!   [`OFFER_TIMEOUT`]), assignment and media token, the media channel (audio both ways,
 //!   events and commands), re-offer on loss, the event queue.
-//! * `ws.rs`: the thin shell pumping an axum WebSocket into those channels.
+//! * `ws.rs`: the thin shell pumping a control WebSocket into those channels, and handing
+//!   a media WebSocket to its job.
+//! * `media_link.rs`: a job's media channel, which the job's own task reads and writes (no
+//!   task in between: a 20 ms frame each way is one wake-up less each).
 //!   `http/agents.rs` has the upgrade handlers and `GET /api/v1/agents`.
 //! * `media_stream.rs`: media-stream agents (SPEC §5 item 2). When an endpoint
 //!   `{agent_name, url}` exists for a job's (non-empty) agent name, [`Agents::dispatch`]
@@ -59,6 +65,7 @@
 //!   [`ENDPOINTS_REFRESH_EVERY`] for other nodes' writes; a dispatch only reads the cache.
 
 mod job;
+mod media_link;
 pub mod media_stream;
 pub mod protocol;
 mod worker;
@@ -135,6 +142,43 @@ pub struct JobRequest {
     pub room_sid: String,
     /// The caller.
     pub participant: ParticipantInfo,
+    /// Where the agent's output goes as it arrives; without one it is queued as
+    /// [`JobEvent`]s.
+    pub output: Option<OutputSink>,
+}
+
+/// What an agent sends towards the callers, applied by an [`AgentOutput`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum AgentOut<'a> {
+    /// Agent audio at 8 kHz, any length.
+    Audio(&'a [i16]),
+    Mark(&'a str),
+    /// Drop the agent audio not yet played.
+    Clear,
+    /// Digits to send to the callers.
+    Dtmf(&'a str),
+}
+
+/// The room's playout, fed by its jobs' tasks directly: the agent's audio, marks, `clear`
+/// and DTMF reach the callers' RTP sessions without a hop through the call's task, in the
+/// order the agent sent them. `job` is the job's index in its room.
+pub trait AgentOutput: Send + Sync {
+    fn apply(&self, job: usize, out: AgentOut<'_>);
+}
+
+/// A job's [`AgentOutput`] and its index there.
+#[derive(Clone)]
+pub struct OutputSink {
+    pub job: usize,
+    pub output: Arc<dyn AgentOutput>,
+}
+
+impl std::fmt::Debug for OutputSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OutputSink")
+            .field("job", &self.job)
+            .finish()
+    }
 }
 
 /// What happened to a job (see the module docs).
@@ -169,14 +213,20 @@ const CALLER_AUDIO_QUEUE: usize = 50;
 #[derive(Clone, Debug)]
 pub struct JobControl {
     ctl: mpsc::UnboundedSender<Ctl>,
-    audio: mpsc::Sender<Vec<i16>>,
+    audio: mpsc::Sender<CallerFrame>,
 }
+
+/// 20 ms of caller audio at 8 kHz, passed by value (no allocation per frame).
+pub type CallerFrame = [i16; CALLER_FRAME];
+
+/// Samples in a [`CallerFrame`].
+pub const CALLER_FRAME: usize = 160;
 
 impl JobControl {
     /// 20 ms of caller audio at 8 kHz (the room's mix without the agent). Dropped when the
     /// worker is not connected or cannot keep up.
-    pub fn caller_audio(&self, frame_8k: &[i16]) {
-        let _ = self.audio.try_send(frame_8k.to_vec());
+    pub fn caller_audio(&self, frame_8k: &CallerFrame) {
+        let _ = self.audio.try_send(*frame_8k);
     }
 
     /// A DTMF digit from the caller `participant` (its room identity); `source` is
@@ -235,12 +285,7 @@ enum MediaEvent {
     Left(String),
 }
 
-/// A media channel handed to a job: frames from the worker, frames to it.
-#[derive(Debug)]
-pub(crate) struct MediaLink {
-    pub rx: mpsc::Receiver<WsIn>,
-    pub tx: mpsc::Sender<WsOut>,
-}
+pub(crate) use media_link::MediaLink;
 
 /// Messages into a job's task.
 #[derive(Debug)]
@@ -369,12 +414,15 @@ pub struct MediaClaim {
 }
 
 impl MediaClaim {
-    /// Hands the connected channel to the job.
+    /// Hands the connected channel to the job (closed at once if the job is over).
     pub(crate) fn attach(self, link: MediaLink) {
-        let _ = self.ctl.send(Ctl::Media {
+        let sent = self.ctl.send(Ctl::Media {
             generation: self.generation,
             link,
         });
+        if let Err(mpsc::error::SendError(Ctl::Media { link, .. })) = sent {
+            link.close(1000, "the job is over");
+        }
     }
 }
 
@@ -469,7 +517,7 @@ impl Agents {
     pub fn dispatch(self: &Arc<Self>, req: JobRequest) -> Job {
         let id = switchboard_dispatch::ids::new_id("AJ_", rand::random());
         let (ctl_tx, ctl_rx) = mpsc::unbounded_channel();
-        let (audio_tx, audio_rx) = mpsc::channel(CALLER_AUDIO_QUEUE);
+        let (audio_tx, audio_rx) = mpsc::channel::<CallerFrame>(CALLER_AUDIO_QUEUE);
         let (events_tx, events_rx) = mpsc::channel(job::EVENTS_CHANNEL);
         self.lock().jobs.insert(
             id.clone(),

@@ -33,6 +33,7 @@ fn request(agent_name: &str) -> JobRequest {
             metadata: String::new(),
             attributes: BTreeMap::from([("sip.callID".into(), "SCL_test".into())]),
         },
+        output: None,
     }
 }
 
@@ -173,7 +174,7 @@ fn open_media(agents: &Agents, assignment: &Value) -> Peer {
         .expect("the token is good");
     let (in_tx, in_rx) = mpsc::channel(64);
     let (out_tx, out_rx) = mpsc::channel(OUT_QUEUE);
-    claim.attach(MediaLink {
+    claim.attach(MediaLink::Channels {
         rx: in_rx,
         tx: out_tx,
     });

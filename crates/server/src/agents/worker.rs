@@ -29,18 +29,25 @@ impl Errors {
         self.count = 0;
     }
 
-    /// Sends the error; true when the connection must close now.
-    pub fn report(&mut self, out: &mpsc::Sender<WsOut>, e: &ProtoError) -> bool {
+    /// Sends the error through `send`; true when the connection must close now.
+    pub fn report(&mut self, mut send: impl FnMut(WsOut), e: &ProtoError) -> bool {
         self.count += 1;
-        let _ = out.try_send(WsOut::Text(e.to_json()));
+        send(WsOut::Text(e.to_json()));
         if self.count >= MAX_CONSECUTIVE_ERRORS {
-            let _ = out.try_send(WsOut::Close(
+            send(WsOut::Close(
                 CLOSE_POLICY,
                 format!("{MAX_CONSECUTIVE_ERRORS} protocol errors in a row"),
             ));
             return true;
         }
         false
+    }
+}
+
+/// Queues a frame on `out` without waiting (dropped when the queue is full).
+fn try_send(out: &mpsc::Sender<WsOut>) -> impl FnMut(WsOut) + '_ {
+    move |frame| {
+        let _ = out.try_send(frame);
     }
 }
 
@@ -101,7 +108,7 @@ pub async fn run(
             ),
             Err(e) => e,
         };
-        if errors.report(&out, &err) {
+        if errors.report(try_send(&out), &err) {
             return;
         }
     };
@@ -128,7 +135,7 @@ pub async fn run(
                 let Some(m) = m else { break };
                 last_heard = Instant::now();
                 if let Err(e) = handle(&agents, &id, m, &out) {
-                    if errors.report(&out, &e) {
+                    if errors.report(try_send(&out), &e) {
                         break;
                     }
                 } else {

@@ -1,5 +1,6 @@
-//! The thin shell between an axum WebSocket and the protocol logic, which only sees
-//! channels of [`WsIn`] / [`WsOut`].
+//! The thin shell between an axum WebSocket and the protocol logic: a control connection
+//! is pumped into channels of [`WsIn`] / [`WsOut`]; a media channel is handed to its job,
+//! whose task drives it (see `media_link.rs`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,15 +23,10 @@ pub async fn control(agents: Arc<Agents>, socket: WebSocket, media_base: Option<
     pump(socket, in_tx, out_rx).await;
 }
 
-/// Serves one media channel (`GET /agent/jobs/{job_id}/media`) whose token was accepted.
+/// Serves one media channel (`GET /agent/jobs/{job_id}/media`) whose token was accepted:
+/// the job's task reads and writes the socket itself.
 pub async fn media(claim: MediaClaim, socket: WebSocket) {
-    let (in_tx, in_rx) = mpsc::channel(IN_QUEUE);
-    let (out_tx, out_rx) = mpsc::channel(OUT_QUEUE);
-    claim.attach(MediaLink {
-        rx: in_rx,
-        tx: out_tx,
-    });
-    pump(socket, in_tx, out_rx).await;
+    claim.attach(MediaLink::socket(socket));
 }
 
 /// Moves frames between the socket and the channels until either side closes.

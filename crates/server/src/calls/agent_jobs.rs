@@ -5,7 +5,7 @@
 //! The hub task ([`super::hub_task`]) owns an [`AgentJobs`]; dropping it ends every job
 //! (the registry sends `job_ended` to the workers).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -14,7 +14,8 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::CallPath;
-use crate::agents::{JobControl, JobEvent, JobRequest, ParticipantInfo};
+use super::room_audio::RoomAudio;
+use crate::agents::{JobControl, JobEvent, JobRequest, OutputSink, ParticipantInfo};
 use crate::rooms::{Joining, ParticipantKind};
 
 /// Where the jobs' events are read.
@@ -37,9 +38,6 @@ pub(super) struct AgentJobs {
     identities: Vec<Option<String>>,
     forwarders: Vec<JoinHandle<()>>,
     created: Instant,
-    /// Media mark id → (job index, the agent's mark name).
-    marks: HashMap<u64, (usize, String)>,
-    next_mark: u64,
     room: String,
     ready: bool,
 }
@@ -54,12 +52,13 @@ impl Drop for AgentJobs {
 
 impl AgentJobs {
     /// Dispatches the room's jobs (one per agents entry, or one for automatic dispatch)
-    /// for `participant`, the caller opening the room.
+    /// for `participant`, the caller opening the room; their output goes to `output`.
     pub fn start(
         path: &Arc<CallPath>,
         call_id: &str,
         room: &RoomAssignment,
         participant: &ParticipantInfo,
+        output: &Arc<RoomAudio>,
     ) -> AgentJobs {
         let sid = path
             .rooms
@@ -91,8 +90,6 @@ impl AgentJobs {
             identities: Vec::new(),
             forwarders: Vec::new(),
             created: Instant::now(),
-            marks: HashMap::new(),
-            next_mark: 1,
             room: room.room_name.clone(),
             ready: false,
         };
@@ -106,6 +103,10 @@ impl AgentJobs {
                 room_name: room.room_name.clone(),
                 room_sid: sid.clone(),
                 participant: participant.clone(),
+                output: Some(OutputSink {
+                    job: i,
+                    output: output.clone(),
+                }),
             });
             jobs.controls.push(job.control.clone());
             jobs.ids.push(job.id.clone());
@@ -126,6 +127,7 @@ impl AgentJobs {
                 // `job` (and its control) drops here, ending the job.
             }));
         }
+        output.set_jobs(jobs.controls.clone());
         jobs
     }
 
@@ -200,23 +202,6 @@ impl AgentJobs {
     fn leave(&mut self, path: &CallPath, i: usize) {
         if let Some(Some(identity)) = self.identities.get_mut(i).map(Option::take) {
             path.rooms.leave(&self.room, &identity);
-        }
-    }
-
-    /// A media mark id for the agent's mark `name` of job `i`.
-    pub fn mark(&mut self, i: usize, name: String) -> u64 {
-        let id = self.next_mark;
-        self.next_mark += 1;
-        self.marks.insert(id, (i, name));
-        id
-    }
-
-    /// The media session played mark `id`: tell its agent.
-    pub fn mark_played(&mut self, id: u64) {
-        if let Some((i, name)) = self.marks.remove(&id)
-            && let Some(c) = self.controls.get(i)
-        {
-            c.mark_played(&name);
         }
     }
 

@@ -22,6 +22,7 @@ use switchboard_media::socket::AudioFrame;
 use tokio::sync::mpsc;
 
 use super::CallPath;
+use super::room_audio::RoomAudio;
 use crate::agents::ParticipantInfo;
 
 /// What a hub tells one member's call task.
@@ -52,8 +53,6 @@ pub(super) enum ToHub {
         digit: char,
         source: &'static str,
     },
-    /// A mark placed by the hub on the member's session was played.
-    MarkPlayed(u64),
     Leave {
         member: u64,
         reason: &'static str,
@@ -68,6 +67,7 @@ struct Entry {
     members: usize,
     ctl: mpsc::UnboundedSender<ToHub>,
     audio: mpsc::Sender<(u64, AudioFrame)>,
+    room_audio: Arc<RoomAudio>,
 }
 
 /// Room name → running hub.
@@ -141,14 +141,18 @@ pub(super) fn join(
             let hub_id = path.hubs.next();
             let (ctl, ctl_rx) = mpsc::unbounded_channel();
             let (audio, audio_rx) = mpsc::channel(HUB_AUDIO_QUEUE);
+            let room_audio = Arc::new(RoomAudio::default());
             super::hub_task::spawn(
                 path.clone(),
                 hub_id,
                 call_id,
                 room,
                 &participant,
-                ctl_rx,
-                audio_rx,
+                super::hub_task::Inbox {
+                    ctl: ctl_rx,
+                    audio: audio_rx,
+                    room_audio: room_audio.clone(),
+                },
             );
             map.insert(
                 room.room_name.clone(),
@@ -157,6 +161,7 @@ pub(super) fn join(
                     members: 1,
                     ctl,
                     audio,
+                    room_audio,
                 },
             );
             map.get_mut(&room.room_name).expect("just inserted")
@@ -175,6 +180,7 @@ pub(super) fn join(
         member,
         ctl: entry.ctl.clone(),
         audio: entry.audio.clone(),
+        room_audio: entry.room_audio.clone(),
         events,
         leave_reason: "caller_hangup",
     }
@@ -189,6 +195,7 @@ pub(super) struct Membership {
     member: u64,
     ctl: mpsc::UnboundedSender<ToHub>,
     audio: mpsc::Sender<(u64, AudioFrame)>,
+    room_audio: Arc<RoomAudio>,
     pub events: mpsc::UnboundedReceiver<HubEvent>,
     leave_reason: &'static str,
 }
@@ -202,13 +209,17 @@ impl Membership {
         });
     }
 
-    /// Where the caller's RTP session puts each 20 ms frame: straight into the hub's queue
-    /// from the media task (dropped if the hub lags).
+    /// Where the caller's RTP session puts each 20 ms frame, from its media task: to the
+    /// agents' queues when the caller is alone in the room, else into the hub's queue
+    /// (dropped if the hub lags).
     pub fn audio_sink(&self) -> switchboard_media::socket::AudioFn {
         let audio = self.audio.clone();
+        let room_audio = self.room_audio.clone();
         let member = self.member;
-        std::sync::Arc::new(move |frame: &AudioFrame| {
-            let _ = audio.try_send((member, *frame));
+        Arc::new(move |frame: &AudioFrame| {
+            if !room_audio.caller_frame(member, frame) {
+                let _ = audio.try_send((member, *frame));
+            }
         })
     }
 
@@ -220,8 +231,9 @@ impl Membership {
         });
     }
 
+    /// The member's session played the media mark `id`.
     pub fn mark_played(&self, id: u64) {
-        let _ = self.ctl.send(ToHub::MarkPlayed(id));
+        self.room_audio.mark_played(id);
     }
 
     /// Why this call leaves, told to the agents if it is the room's last caller

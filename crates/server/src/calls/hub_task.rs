@@ -2,14 +2,15 @@
 //! the audio between them.
 //!
 //! * Agent audio, marks, `clear` and `send_dtmf` go to every answered caller's RTP
-//!   session. A mark is reported to the agent when the first session has played it. What
-//!   agents send before any caller is answered (a greeting right after `ready`) is held
-//!   and played to the first caller answered.
+//!   session, applied by the jobs' own tasks through the room's [`RoomAudio`]; the hub
+//!   tells it which sessions are answered. What agents send before any caller is answered
+//!   (a greeting right after `ready`) is held there and played to the first caller
+//!   answered.
 //! * Each caller's audio goes, as live audio, into every other answered caller's session,
 //!   which sums it on top of the agent's (so each caller hears the agents and everyone
 //!   else, never themselves).
-//! * The agents hear the callers: with one answered caller its frames are passed straight
-//!   through; with several, they are mixed on a 20 ms tick through per-caller jitter
+//! * The agents hear the callers: a room's only caller, once answered, hands its frames to
+//!   the jobs from its media task ([`RoomAudio::caller_frame`]); with several callers, they are mixed on a 20 ms tick through per-caller jitter
 //!   buffers ([`LiveMix`]) into one stream.
 //! * Callers joining after the first are announced to the agents (`participant_joined`),
 //!   and leaving ones (`participant_left`); the last one to leave ends the jobs with its
@@ -28,68 +29,11 @@ use tokio::time::MissedTickBehavior;
 use super::CallPath;
 use super::agent_jobs::AgentJobs;
 use super::hub::{HubEvent, ToHub};
-use crate::agents::{JobEvent, ParticipantInfo};
+use super::room_audio::RoomAudio;
+use crate::agents::{AgentOut, AgentOutput, JobEvent, ParticipantInfo};
 
 /// How long an ended room's jobs get to tell their workers.
 const JOB_WIND_DOWN: Duration = Duration::from_secs(5);
-
-/// Most agent audio held for a room nobody hears yet (60 s at 8 kHz, as a job's queue).
-const MAX_EARLY_SAMPLES: usize = 60 * 8000;
-
-/// What an agent sends towards the callers, as the sessions apply it.
-enum Out {
-    Audio(Vec<i16>),
-    /// A media mark id (see [`AgentJobs::mark`]).
-    Mark(u64),
-    Clear,
-    Dtmf(String),
-}
-
-/// What the agents sent before any caller of the room was answered (a greeting sent right
-/// after `ready` races the caller's `200 OK`): played to the first caller answered.
-#[derive(Default)]
-struct Early {
-    out: std::collections::VecDeque<Out>,
-    samples: usize,
-}
-
-impl Early {
-    /// Holds `out`; returns the marks that became due (a `clear` drops what is held and
-    /// reports its marks, as a session would).
-    fn push(&mut self, out: Out) -> Vec<u64> {
-        match out {
-            Out::Clear => {
-                self.samples = 0;
-                return std::mem::take(&mut self.out)
-                    .into_iter()
-                    .filter_map(|o| match o {
-                        Out::Mark(id) => Some(id),
-                        _ => None,
-                    })
-                    .collect();
-            }
-            Out::Audio(ref pcm) => self.samples += pcm.len(),
-            _ => {}
-        }
-        self.out.push_back(out);
-        while self.samples > MAX_EARLY_SAMPLES {
-            match self.out.iter().position(|o| matches!(o, Out::Audio(_))) {
-                Some(i) => {
-                    if let Some(Out::Audio(pcm)) = self.out.remove(i) {
-                        self.samples -= pcm.len();
-                    }
-                }
-                None => self.samples = 0,
-            }
-        }
-        Vec::new()
-    }
-
-    fn take(&mut self) -> std::collections::VecDeque<Out> {
-        self.samples = 0;
-        std::mem::take(&mut self.out)
-    }
-}
 
 struct Member {
     id: u64,
@@ -110,8 +54,17 @@ struct Hub {
     active: bool,
     /// The callers' audio for the agents, when more than one is answered.
     mix: LiveMix,
-    /// Agent output waiting for the first answered caller.
-    early: Early,
+    /// The agents' output into the answered callers' sessions, and a lone caller's frames
+    /// to the agents.
+    audio: Arc<RoomAudio>,
+}
+
+/// What a hub is reached through: its messages, its callers' frames when they are mixed,
+/// and the audio paths that skip it.
+pub(super) struct Inbox {
+    pub ctl: mpsc::UnboundedReceiver<ToHub>,
+    pub audio: mpsc::Receiver<(u64, AudioFrame)>,
+    pub room_audio: Arc<RoomAudio>,
 }
 
 /// Starts the hub of `room`, dispatching its agents for `first`, the caller creating it.
@@ -121,10 +74,14 @@ pub(super) fn spawn(
     call_id: &str,
     room: &RoomAssignment,
     first: &ParticipantInfo,
-    ctl: mpsc::UnboundedReceiver<ToHub>,
-    audio: mpsc::Receiver<(u64, AudioFrame)>,
+    inbox: Inbox,
 ) {
-    let jobs = AgentJobs::start(&path, call_id, room, first);
+    let Inbox {
+        ctl,
+        audio,
+        room_audio,
+    } = inbox;
+    let jobs = AgentJobs::start(&path, call_id, room, first, &room_audio);
     let hub = Hub {
         path,
         hub_id,
@@ -134,7 +91,7 @@ pub(super) fn spawn(
         ready: false,
         active: false,
         mix: LiveMix::new(),
-        early: Early::default(),
+        audio: room_audio,
     };
     tokio::spawn(hub.run(ctl, audio));
 }
@@ -201,6 +158,7 @@ impl Hub {
                 if let Some(media) = media {
                     self.on_answered(member, media);
                 }
+                self.route_callers();
             }
             ToHub::Answered { member, media } => self.on_answered(member, media),
             ToHub::Dtmf {
@@ -216,12 +174,13 @@ impl Hub {
                     .unwrap_or_default();
                 self.jobs.each(|c| c.dtmf(digit, source, identity));
             }
-            ToHub::MarkPlayed(id) => self.jobs.mark_played(id),
             ToHub::Leave { member, reason } => {
                 let Some(i) = self.members.iter().position(|m| m.id == member) else {
                     return false;
                 };
                 let gone = self.members.swap_remove(i);
+                self.audio.remove_session(member);
+                self.route_callers();
                 self.mix.remove(member);
                 for s in self.sessions() {
                     s.remove_live(member);
@@ -242,16 +201,24 @@ impl Hub {
 
     fn on_answered(&mut self, member: u64, media: MediaHandle) {
         if let Some(m) = self.members.iter_mut().find(|m| m.id == member) {
-            m.media = Some(media);
+            m.media = Some(media.clone());
         }
-        // The first caller answered is the only session yet: it gets what was held.
-        for out in self.early.take() {
-            self.play(&out);
-        }
+        self.audio.add_session(member, media);
+        self.route_callers();
         if !self.active {
             self.active = true;
             self.jobs.each(|c| c.call_status("active"));
         }
+    }
+
+    /// A room whose only member is answered passes that caller's frames to the agents
+    /// from its media task; any other room mixes them here.
+    fn route_callers(&self) {
+        let direct = match self.members.as_slice() {
+            [only] if only.media.is_some() => Some(only.id),
+            _ => None,
+        };
+        self.audio.set_direct(direct);
     }
 
     /// A caller's frame: to the other callers, and to the agents (straight, or into the mix).
@@ -290,11 +257,11 @@ impl Hub {
                 let _ = m.events.send(HubEvent::Ready);
             }
         }
-        let out = match ev {
-            JobEvent::Audio(pcm) => Out::Audio(pcm),
-            JobEvent::Mark(name) => Out::Mark(self.jobs.mark(i, name)),
-            JobEvent::Clear => Out::Clear,
-            JobEvent::SendDtmf(digits) => Out::Dtmf(digits),
+        let out = match &ev {
+            JobEvent::Audio(pcm) => AgentOut::Audio(pcm),
+            JobEvent::Mark(name) => AgentOut::Mark(name),
+            JobEvent::Clear => AgentOut::Clear,
+            JobEvent::SendDtmf(digits) => AgentOut::Dtmf(digits),
             JobEvent::Hangup => {
                 for m in &self.members {
                     let _ = m.events.send(HubEvent::Hangup);
@@ -306,35 +273,14 @@ impl Hub {
             JobEvent::Lost => {
                 // The agent's queued audio belongs to a worker that is gone.
                 tracing::warn!(room = %self.room, job = i, "agent lost; the job is offered again");
-                self.play(&Out::Clear);
-                return false;
+                AgentOut::Clear
             }
             _ => return false,
         };
-        if self.answered() == 0 {
-            for id in self.early.push(out) {
-                self.jobs.mark_played(id);
-            }
-        } else {
-            self.play(&out);
-        }
+        // The jobs apply their output themselves; this is the output of a job without
+        // that path, applied the same way.
+        self.audio.apply(i, out);
         false
-    }
-
-    /// Applies agent output to every answered caller's session.
-    fn play(&self, out: &Out) {
-        for s in self.sessions() {
-            match out {
-                Out::Audio(pcm) => {
-                    s.enqueue_pcm(pcm);
-                }
-                Out::Mark(id) => s.mark(*id),
-                Out::Clear => s.clear(),
-                Out::Dtmf(digits) => digits.chars().for_each(|d| {
-                    s.send_dtmf(d);
-                }),
-            }
-        }
     }
 
     /// The room is over for the agents.

@@ -15,7 +15,8 @@
 //!
 //! Submodules: [`flow`] (the per-call task: admission to routing), `answer` (ringing and
 //! answering), `pin_stage` (the PIN prompt), `in_call` (an answered call), `hub` and
-//! `hub_task` (a room's agents and audio, shared by its callers), `media` (SDP
+//! `hub_task` (a room's agents and audio, shared by its callers), `room_audio` (the audio
+//! paths that skip the hub's task), `media` (SDP
 //! and RTP glue), [`auth`] (digest), [`pin`] (PIN entry),
 //! [`throttle`] (rate limits), [`record`] (batched call-record writer), [`live`] (the
 //! live-call registry), [`facts`] (what routing needs from the INVITE).
@@ -33,6 +34,7 @@ mod media;
 pub mod pin;
 mod pin_stage;
 pub mod record;
+mod room_audio;
 pub mod throttle;
 
 use std::collections::HashMap;
