@@ -2,13 +2,13 @@
 //!
 //! Every rule is filed under each combination of its scopes (its trunks, or the wildcard
 //! scope) and its number-filter entries (an exact normalized number, a pattern prefix, or
-//! "any" when the filter is empty). The filings of one scope sit together (a *block*), in
-//! two parallel arrays: what a scan compares ([`Keys`]: each key's shape, length and first
-//! 8 bytes, 28 bytes a filing) and what a lookup that found the filing reads ([`Filing`]:
-//! the rule's id, position, PIN length, kind and tie-breaking order). The rest of each key
-//! (past its first 8 bytes) and the PIN sit in a byte arena laid out in the same order, so
-//! the bytes of one block are contiguous too; a key of at most 8 bytes (a pattern prefix
-//! such as `+1555`) is matched from [`Keys`] alone.
+//! "any" when the filter is empty). The filings of one scope sit together (a *block*), each
+//! a 64-byte record ([`Filing`]: one cache line) holding what a scan compares (each key's
+//! shape, length and first 8 bytes, and the called key's next 8) and what a lookup that
+//! found it reads (the rule's id, position, PIN length, kind and tie-breaking order). The
+//! rest of each key and the PIN sit in a byte arena laid out in the same order, so the
+//! bytes of one block are contiguous too; a called number of at most 16 bytes (any E.164
+//! number) and a caller key of at most 8 are matched from the record alone.
 //!
 //! A lookup finds the trunk's block (by the trunk's position in the layer, or by its id),
 //! then the wildcard block. A small block (the usual case: a few rules per trunk) is
@@ -107,46 +107,25 @@ fn fp(s: &[u8]) -> u32 {
     (h >> 32) as u32
 }
 
-/// What a scan reads of a filing: its keys' first 8 bytes (zero-padded), lengths and
-/// shapes, and where the rest of the keys sits in the arena. 28 bytes, parallel to the
-/// filings, so that scanning a block touches as few cache lines as possible.
-#[derive(Clone, Copy, Debug)]
-struct Keys {
-    n_head: [u8; HEAD],
-    k_head: [u8; HEAD],
-    /// Length, and the shape in the top 2 bits.
-    n: u32,
-    k: u32,
-    off: u32,
-}
-
-/// Key lengths leave the top 2 bits of [`Keys::n`] and [`Keys::k`] to the shape.
+/// Key lengths leave the top 2 bits free: a key under 1 GiB.
 const LEN_MASK: u32 = (1 << 30) - 1;
 
-impl Keys {
-    fn of(f: &Filing, n_key: &str, k_key: &str) -> Keys {
-        let packed = |len: u32, shape: u8| {
-            assert!(len <= LEN_MASK, "a number filter entry under 1 GiB");
-            len | u32::from(shape) << 30
-        };
-        Keys {
-            n_head: head(n_key.as_bytes()).to_le_bytes(),
-            k_head: head(k_key.as_bytes()).to_le_bytes(),
-            n: packed(f.n_len, f.n_shape),
-            k: packed(f.k_len, f.k_shape),
-            off: f.off,
-        }
-    }
-}
-
-/// One rule filed under one (scope, called key, caller key), as a lookup that found it
-/// reads it: 40 bytes.
+/// One rule filed under one (scope, called key, caller key): everything a scan compares
+/// and a lookup that found it reads, in one 64-byte record (one cache line). The keys'
+/// first 8 bytes and the called key's next 8 sit in the record, so an E.164 number (at
+/// most 16 bytes) is matched without reading the arena.
 #[derive(Clone, Debug)]
+#[repr(C, align(64))]
 pub(crate) struct Filing {
     /// The rule's id: a lookup that only needs the id reads nothing but the index.
     pub id: Arc<str>,
-    /// Where the called key's rest, then the caller key's rest, then the PIN sit in the
-    /// byte arena.
+    /// The called and caller keys' first 8 bytes, zero-padded.
+    n_head: u64,
+    k_head: u64,
+    /// The called key's bytes 8..16, zero-padded.
+    n_next: [u8; HEAD],
+    /// Where the called key's rest (past its head), then the caller key's rest, then the
+    /// PIN sit in the byte arena.
     off: u32,
     n_len: u32,
     k_len: u32,
@@ -227,9 +206,6 @@ fn key_id(shape: u8, key: &str) -> KeyId {
 struct Block {
     start: u32,
     end: u32,
-    /// Where the block's bytes start in the arena, and whether it has any.
-    arena: u32,
-    has_arena: bool,
     /// Which (called shape, caller shape) combinations occur: bit `3 * n + k`.
     mask: u16,
     large: bool,
@@ -249,14 +225,15 @@ impl<'a> Probe<'a> {
         }
     }
 
-    /// How the key (shape, length, head; the rest in `arena` from `rest`) matches the
-    /// number, if it does.
+    /// How the key (shape, length, head; its next 8 bytes in `next` when known, the rest
+    /// in `arena` from `rest`) matches the number, if it does.
     #[inline]
     fn test(
         &self,
         shape: u8,
         len: u32,
         key_head: u64,
+        next: Option<&[u8; HEAD]>,
         arena: &[u8],
         rest: usize,
     ) -> Option<NumKey> {
@@ -269,8 +246,15 @@ impl<'a> Probe<'a> {
         if !hit {
             return None;
         }
-        if n > HEAD && arena[rest..rest + n - HEAD] != self.s[HEAD..n] {
-            return None;
+        if n > HEAD {
+            let tail = &self.s[HEAD..n];
+            let same = match next {
+                Some(next) if n <= 2 * HEAD => next[..n - HEAD] == *tail,
+                _ => arena[rest..rest + n - HEAD] == *tail,
+            };
+            if !same {
+                return None;
+            }
         }
         Some(NumKey::of(shape, len))
     }
@@ -285,8 +269,6 @@ fn rest_len(len: u32) -> usize {
 pub(crate) struct RuleIndex {
     /// Filings grouped by block; inside a large block, grouped by key.
     filings: Vec<Filing>,
-    /// What a scan compares of each filing, at the same positions.
-    keys: Vec<Keys>,
     /// Key rests and PINs of the filings, in filing order (compared bytewise: a rest may
     /// begin inside a multi-byte character).
     bytes: Vec<u8>,
@@ -427,7 +409,6 @@ impl RuleIndex {
                 });
             }
             let first = ix.filings.len();
-            let arena = ix.bytes.len();
             let mut mask = 0u16;
             for p in block_filings.iter() {
                 let i = p.1;
@@ -440,11 +421,23 @@ impl RuleIndex {
                 ix.bytes.extend_from_slice(rest_of(k_key));
                 ix.bytes.extend_from_slice(pin.as_bytes());
                 mask |= combo(n_shape, k_shape);
+                let mut n_next = [0u8; HEAD];
+                let next = n_key.as_bytes().get(HEAD..).unwrap_or(&[]);
+                let next = &next[..next.len().min(HEAD)];
+                n_next[..next.len()].copy_from_slice(next);
+                let packed = |len: usize| {
+                    let len = u32_of(len);
+                    assert!(len <= LEN_MASK, "a number filter entry under 1 GiB");
+                    len
+                };
                 let filing = Filing {
                     id: entry.id.clone(),
+                    n_head: head(n_key.as_bytes()),
+                    k_head: head(k_key.as_bytes()),
+                    n_next,
                     off,
-                    n_len: u32_of(n_key.len()),
-                    k_len: u32_of(k_key.len()),
+                    n_len: packed(n_key.len()),
+                    k_len: packed(k_key.len()),
                     idx: i,
                     order: order[i as usize],
                     n_shape,
@@ -452,7 +445,6 @@ impl RuleIndex {
                     pin_len: u8::try_from(pin.len()).expect("PINs are validated short"),
                     kind: r.kind.as_ref().map_or(u8::MAX, |k| k.rank() as u8),
                 };
-                ix.keys.push(Keys::of(&filing, n_key, k_key));
                 ix.filings.push(filing);
             }
             let block = u32_of(b);
@@ -460,22 +452,11 @@ impl RuleIndex {
                 ix.index_large(block, first, block_filings, &keys);
             } else {
                 // Best first, so that a lookup can stop at the first filing that applies.
-                let mut both: Vec<(Filing, Keys)> = ix
-                    .filings
-                    .drain(first..)
-                    .zip(ix.keys.drain(first..))
-                    .collect();
-                both.sort_by_key(|(f, _)| f.static_rank());
-                for (f, k) in both {
-                    ix.filings.push(f);
-                    ix.keys.push(k);
-                }
+                ix.filings[first..].sort_by_key(Filing::static_rank);
             }
             ix.blocks.push(Block {
                 start: u32_of(first),
                 end: u32_of(ix.filings.len()),
-                arena: u32_of(arena),
-                has_arena: ix.bytes.len() > arena,
                 mask,
                 large,
             });
@@ -551,25 +532,18 @@ impl RuleIndex {
     /// Whether a filing's keys match the call, and how.
     #[inline]
     fn test(&self, i: usize, n: &Probe<'_>, k: &Probe<'_>) -> Option<(NumKey, NumKey)> {
-        let f = &self.keys[i];
-        let (n_len, n_shape) = (f.n & LEN_MASK, (f.n >> 30) as u8);
-        let (k_len, k_shape) = (f.k & LEN_MASK, (f.k >> 30) as u8);
+        let f = &self.filings[i];
         let off = f.off as usize;
         let nk = n.test(
-            n_shape,
-            n_len,
-            u64::from_le_bytes(f.n_head),
+            f.n_shape,
+            f.n_len,
+            f.n_head,
+            Some(&f.n_next),
             &self.bytes,
             off,
         )?;
-        let k_off = off + rest_len(n_len);
-        let kk = k.test(
-            k_shape,
-            k_len,
-            u64::from_le_bytes(f.k_head),
-            &self.bytes,
-            k_off,
-        )?;
+        let k_off = off + rest_len(f.n_len);
+        let kk = k.test(f.k_shape, f.k_len, f.k_head, None, &self.bytes, k_off)?;
         Some((nk, kk))
     }
 
@@ -647,11 +621,6 @@ impl RuleIndex {
                     return Some(found);
                 }
                 continue;
-            }
-            if block.has_arena {
-                // Start loading the block's bytes (key rests, PINs) together with its
-                // filings rather than after them: a load whose value is not used.
-                std::hint::black_box(self.bytes.get(block.arena as usize).copied());
             }
             for i in block.start as usize..block.end as usize {
                 if let Some((nk, kk)) = self.test(i, &n, &k) {

@@ -9,8 +9,9 @@ use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::{select, subsequence};
 
-/// Keys shorter and longer than the 8-byte head, prefixes of each other, and
-/// multi-byte characters across byte 8.
+/// Keys shorter and longer than the 8-byte head and than the 16 bytes a filing holds,
+/// prefixes of each other, keys equal in their first 16 bytes, and multi-byte characters
+/// across bytes 8 and 16.
 const NUMBERS: &[&str] = &[
     "+1555*",
     "+15550100",
@@ -29,6 +30,12 @@ const NUMBERS: &[&str] = &[
     "ab\u{e9}cdefgh\u{e9}",
     "ab\u{e9}cdef*",
     "ab\u{e9}cdefg*",
+    "+155501001234567890",
+    "+155501001234567891",
+    "+1555010012345678*",
+    "sipuser-long-name-extra",
+    "sipuser-long-name*",
+    "sipuser-long-nam\u{e9}x",
 ];
 const CALLS: &[&str] = &[
     "+15550100",
@@ -47,6 +54,11 @@ const CALLS: &[&str] = &[
     "ab\u{e9}cdefgh\u{e9}",
     "ab\u{e9}cdefgh",
     "ab\u{e9}cdefgX",
+    "+155501001234567890",
+    "+155501001234567899",
+    "sipuser-long-name-extra",
+    "sipuser-long-name-extrb",
+    "sipuser-long-nam\u{e9}x",
     "",
 ];
 const TRUNKS: usize = 4;
