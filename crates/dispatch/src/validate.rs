@@ -297,32 +297,54 @@ fn check_media(media: Option<&MediaConfig>) -> Result<(), ConfigError> {
 /// common key conflict. The store can keep these in a unique index so that concurrent
 /// writers cannot both pass.
 pub fn rule_conflict_keys(rule: &Rule, compiled: &CompiledRule) -> Vec<String> {
-    let pin = rule.pin();
-    let trunks: Vec<&str> = if rule.trunk_ids.is_empty() {
-        vec![""]
-    } else {
-        rule.trunk_ids.iter().map(String::as_str).collect()
-    };
-    let keys_of = |list: &[NumberPattern]| -> Vec<String> {
-        if list.is_empty() {
-            vec![String::new()]
-        } else {
-            list.iter().map(NumberPattern::key).collect()
-        }
-    };
-    let inbound = keys_of(&compiled.inbound_numbers);
-    let numbers = keys_of(&compiled.numbers);
-    let mut out = Vec::with_capacity(trunks.len() * inbound.len() * numbers.len());
-    for t in &trunks {
-        for i in &inbound {
-            for n in &numbers {
-                out.push(format!("{pin}\u{1f}{t}\u{1f}{i}\u{1f}{n}"));
-            }
-        }
-    }
+    let mut out = Vec::new();
+    for_each_rule_conflict_key(rule, compiled, |k| out.push(k.to_string()));
     out.sort();
     out.dedup();
     out
+}
+
+/// Calls `f` with each of [`rule_conflict_keys`] (unsorted, possibly repeated), written in
+/// one reused buffer: what a snapshot build uses, allocating nothing per key.
+pub(crate) fn for_each_rule_conflict_key(
+    rule: &Rule,
+    compiled: &CompiledRule,
+    mut f: impl FnMut(&str),
+) {
+    let pin = rule.pin();
+    let any = [String::new()];
+    let trunks: &[String] = if rule.trunk_ids.is_empty() {
+        &any
+    } else {
+        &rule.trunk_ids
+    };
+    // An empty filter contributes one empty key.
+    let keys_of = |list: &[NumberPattern]| -> usize { list.len().max(1) };
+    let push_key = |buf: &mut String, list: &[NumberPattern], i: usize| match list.get(i) {
+        None => {}
+        Some(NumberPattern::Exact(n)) => buf.push_str(n),
+        Some(NumberPattern::Prefix(p)) => {
+            buf.push_str(p);
+            buf.push('*');
+        }
+    };
+    let (inbound, numbers) = (&compiled.inbound_numbers, &compiled.numbers);
+    let mut buf = String::with_capacity(64);
+    for t in trunks {
+        for i in 0..keys_of(inbound) {
+            for n in 0..keys_of(numbers) {
+                buf.clear();
+                buf.push_str(pin);
+                buf.push('\u{1f}');
+                buf.push_str(t);
+                buf.push('\u{1f}');
+                push_key(&mut buf, inbound, i);
+                buf.push('\u{1f}');
+                push_key(&mut buf, numbers, n);
+                f(&buf);
+            }
+        }
+    }
 }
 
 /// Splits a conflict key back into (pin, trunk, inbound, number) for messages.

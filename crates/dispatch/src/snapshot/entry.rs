@@ -52,10 +52,12 @@ impl RuleEntry {
     /// Compiles a rule; the error says why it is invalid.
     pub fn new(rule: Rule) -> Result<RuleEntry, crate::ConfigError> {
         let compiled = crate::validate::compile_rule(&rule)?;
-        let keys = crate::validate::rule_conflict_keys(&rule, &compiled)
-            .into_iter()
-            .map(std::sync::Arc::from)
-            .collect();
+        let mut keys: Vec<std::sync::Arc<str>> = Vec::new();
+        crate::validate::for_each_rule_conflict_key(&rule, &compiled, |k| {
+            keys.push(std::sync::Arc::from(k))
+        });
+        keys.sort_unstable();
+        keys.dedup();
         Ok(RuleEntry {
             id: rule.id.as_str().into(),
             rule,

@@ -30,7 +30,7 @@ mod trunk_index;
 
 use std::collections::{HashMap, HashSet};
 
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 use std::sync::Arc;
 
 use crate::model::{Config, RouterOptions, Rule, Trunk};
@@ -156,7 +156,7 @@ impl Snapshot {
                     .map(Arc::new)
             })
             .collect();
-        let rule_ids: HashSet<&str> = rules.iter().map(|r| r.rule.id.as_str()).collect();
+        let rule_ids: FxHashSet<&str> = rules.iter().map(|r| r.rule.id.as_str()).collect();
         let mut compiled_policies = FxHashMap::default();
         for p in policies {
             if !rule_ids.contains(p.rule_id.as_str()) {

@@ -323,10 +323,17 @@ impl RuleIndex {
             return ix;
         }
         let mut by_room: Vec<u32> = (0..u32_of(rules.len())).collect();
-        by_room.sort_unstable_by(|&a, &b| {
-            let (a, b) = (&rules[a as usize].rule, &rules[b as usize].rule);
-            a.room_key().cmp(b.room_key()).then_with(|| a.id.cmp(&b.id))
-        });
+        let rule = |i: u32| &rules[i as usize].rule;
+        if rules.is_sorted_by(|a, b| a.rule.id <= b.rule.id) {
+            // A layer's rules come in id order: a stable sort by room key alone keeps it
+            // among equal keys, without comparing ids.
+            by_room.sort_by(|&a, &b| rule(a).room_key().cmp(rule(b).room_key()));
+        } else {
+            by_room.sort_unstable_by(|&a, &b| {
+                let (a, b) = (rule(a), rule(b));
+                a.room_key().cmp(b.room_key()).then_with(|| a.id.cmp(&b.id))
+            });
+        }
         let mut order = vec![0u32; rules.len()];
         for (pos, &i) in by_room.iter().enumerate() {
             order[i as usize] = pos as u32;
